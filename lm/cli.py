@@ -1,0 +1,158 @@
+"""`python -m lm ...`: the command-line contract other tools and the benchmarks rely on."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import LMError
+from .presets import PRESETS
+
+SOURCE_HELP = ("text source: FILE.txt, FILE.jsonl:FIELD[,FIELD], FILE.jsonl (chat format), "
+               "FILE.csv[.gz]:COL[,COL], or 'chitchat'")
+
+
+def _add_corpus_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", nargs="+", required=True, metavar="SRC", help=SOURCE_HELP)
+    p.add_argument("--limit-docs", type=int, metavar="N", help="use only the first N documents")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m lm", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("tokenizer", help="train a sentencepiece BPE tokenizer")
+    _add_corpus_args(p)
+    p.add_argument("--vocab-size", type=int, default=8192)
+    p.add_argument("--out", type=Path, required=True)
+
+    p = sub.add_parser("train", help="train (or fine-tune) a Llama model")
+    _add_corpus_args(p)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--preset", choices=sorted(PRESETS), default="small")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--max-minutes", type=float)
+    p.add_argument("--batch-size", type=int, help="sequences per step over all processes")
+    p.add_argument("--block-size", type=int, help="training context length")
+    p.add_argument("--grad-accum", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--vocab-size", type=int, help="tokenizer size when one is trained")
+    p.add_argument("--eval-interval", type=int)
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--init-from", type=Path, metavar="DIR", help="fine-tune this Llama folder")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--peak-tflops", type=float, default=989.0,
+                   help="accelerator peak for the MFU estimate (default: H100 bf16 dense)")
+    p.add_argument("--seed", type=int, default=1337)
+
+    p = sub.add_parser("generate", help="continue a prompt")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--top-k", type=int, default=50)
+    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--repetition-penalty", type=float, default=1.0)
+    p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--chat", action="store_true", help="treat the prompt as a user message")
+    p.add_argument("--system", help="system prompt, with --chat")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+
+    p = sub.add_parser("eval", help="loss and bits per byte on some text")
+    p.add_argument("--model", type=Path, required=True)
+    _add_corpus_args(p)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="fp32", choices=["auto", "bf16", "fp32"])
+    return ap
+
+
+def cmd_tokenizer(a) -> None:
+    from .clean import document_text, load_corpus
+    from .tokenizer import train_tokenizer
+    docs = load_corpus(a.data, limit=a.limit_docs)
+    path = train_tokenizer((document_text(d) for d in docs), a.vocab_size, a.out / "tokenizer.model")
+    print(f"wrote {path} ({a.vocab_size} pieces, {len(docs)} documents)", file=sys.stderr)
+
+
+def cmd_train(a) -> None:
+    from .presets import preset
+    from .train import train
+    if a.batch_size is not None and a.batch_size < 1 or a.max_steps is not None and a.max_steps < 1:
+        raise LMError("--batch-size and --max-steps must be positive")
+    cfg = preset(a.preset, max_steps=a.max_steps, max_minutes=a.max_minutes,
+                 batch_size=a.batch_size, block_size=a.block_size, grad_accum=a.grad_accum,
+                 learning_rate=a.learning_rate, vocab_size=a.vocab_size,
+                 eval_interval=a.eval_interval)
+    result = train(cfg, a.data, a.out, resume=a.resume, init_from=a.init_from, device=a.device,
+                   precision=a.precision, seed=a.seed, compile=a.compile,
+                   limit_docs=a.limit_docs, peak_tflops=a.peak_tflops)
+    print(json.dumps(result), file=sys.stderr)
+    if result["stopped"]:
+        print(f"interrupted at step {result['step']}; continue with --resume", file=sys.stderr)
+
+
+def cmd_generate(a) -> None:
+    import torch
+    from .checkpoint import load_model
+    from .device import autocast, pick_device, pick_dtype
+    from .sample import SamplingParams, TextStream, generate_ids
+    from .tokenizer import Tokenizer
+    device = pick_device(a.device)
+    dtype = pick_dtype(device, a.precision)
+    model = load_model(a.model, device=device).to(device)
+    tok = Tokenizer(a.model / "tokenizer.model")
+    params = SamplingParams(temperature=a.temperature, top_k=a.top_k, top_p=a.top_p,
+                            repetition_penalty=a.repetition_penalty,
+                            max_new_tokens=a.max_new_tokens, stop=tuple(a.stop), seed=a.seed)
+    stop_ids = set(model.config.eos_ids)
+    if a.chat:
+        turns = ([("system", a.system)] if a.system else []) + [("user", a.prompt)]
+        prompt = [tok.bos_id, *tok.encode_chat(turns, add_generation_prompt=True)]
+        stop_ids.add(tok.roles["end"])
+    else:
+        prompt = [tok.bos_id, *tok.encode(a.prompt)]
+    if a.seed is not None:
+        torch.manual_seed(a.seed)
+    stream = TextStream(tok, prompt, params.stop)
+    for token in generate_ids(model, prompt, params, stop_ids, autocast(device, dtype)):
+        sys.stdout.write(stream.push(token))
+        sys.stdout.flush()
+        if stream.stopped:
+            break
+    sys.stdout.write(stream.finish() + "\n")
+
+
+def cmd_eval(a) -> None:
+    from .checkpoint import load_model
+    from .clean import load_corpus
+    from .device import pick_device, pick_dtype
+    from .evaluate import evaluate
+    from .tokenizer import Tokenizer
+    device = pick_device(a.device)
+    model = load_model(a.model, device=device)
+    docs = load_corpus(a.data, limit=a.limit_docs)
+    result = evaluate(model, Tokenizer(a.model / "tokenizer.model"), docs, device,
+                      pick_dtype(device, a.precision))
+    print(json.dumps(result))
+
+
+COMMANDS = {"tokenizer": cmd_tokenizer, "train": cmd_train, "generate": cmd_generate,
+            "eval": cmd_eval}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except LMError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,47 @@
+"""`python -m lm eval`: how well a model predicts some text, in units that compare across tokenizers.
+
+nats/token depends on the tokenizer (a bigger vocabulary means fewer, harder tokens);
+bits per UTF-8 byte does not, so it is the number to compare two models by.
+Each document is scored as `<s> text </s>`: the model must also predict where it ends.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .clean import document_text
+from .data import encode_document
+from .device import autocast
+from .model import Llama
+from .sources import Document
+from .tokenizer import Tokenizer
+
+
+@torch.inference_mode()
+def evaluate(model: Llama, tok: Tokenizer, docs: list[Document], device: torch.device,
+             dtype: torch.dtype, batch_size: int = 8) -> dict:
+    """Score the concatenated documents in non-overlapping context-sized windows."""
+    stream: list[int] = []
+    nbytes = 0
+    for doc in docs:
+        stream += encode_document(tok, doc)
+        nbytes += len(document_text(doc).encode("utf-8"))
+    block = model.config.max_position_embeddings
+    windows = [stream[i:i + block + 1] for i in range(0, len(stream) - 1, block)]
+    total_nats, count = 0.0, 0
+    for i in range(0, len(windows), batch_size):
+        group = windows[i:i + batch_size]
+        width = max(len(w) for w in group)
+        rows = torch.full((len(group), width), -1, dtype=torch.long)
+        for r, w in enumerate(group):
+            rows[r, :len(w)] = torch.tensor(w)
+        x, y = rows[:, :-1].clamp(min=0).to(device), rows[:, 1:].to(device)
+        with autocast(device, dtype):
+            _, loss = model(x, y)  # mean over the non-padding targets
+        n = int((y != -1).sum())
+        total_nats += loss.item() * n
+        count += n
+    loss = total_nats / count
+    return {"loss": loss, "tokens": count, "bytes": nbytes,
+            "bits_per_byte": total_nats / math.log(2) / nbytes, "perplexity": math.exp(loss)}

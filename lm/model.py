@@ -1,0 +1,264 @@
+"""A decoder-only Llama, written so its parameter names *are* the Hugging Face names.
+
+Keeping `model.layers.N.self_attn.q_proj.weight` and friends as the real module paths
+means a checkpoint is just `state_dict()` with no renaming table to get wrong, and
+HF `LlamaForCausalLM` loads what we save (and we load what it saves).
+
+RoPE uses the rotate-half layout that HF weights assume (the first half of each head
+pairs with the second half). Mixing this up with interleaved RoPE gives fluent nonsense.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class ModelConfig:
+    """Field names match `transformers.LlamaConfig` one to one, so config.json round-trips."""
+
+    vocab_size: int = 8192
+    hidden_size: int = 288
+    intermediate_size: int = 768
+    num_hidden_layers: int = 6
+    num_attention_heads: int = 6
+    num_key_value_heads: int = 6
+    head_dim: int | None = None
+    max_position_embeddings: int = 256
+    rms_norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    rope_scaling: dict | None = None
+    tie_word_embeddings: bool = True
+    bos_token_id: int = 1
+    eos_token_id: int | list[int] = 2
+    pad_token_id: int | None = 3
+
+    def __post_init__(self):
+        if self.head_dim is None:
+            self.head_dim = self.hidden_size // self.num_attention_heads
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError("num_attention_heads must be a multiple of num_key_value_heads")
+
+    def to_hf(self) -> dict:
+        return {
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            **asdict(self),
+            "hidden_act": "silu",
+            "attention_bias": False,
+            "mlp_bias": False,
+            "initializer_range": 0.02,
+            "torch_dtype": "float32",
+        }
+
+    @classmethod
+    def from_hf(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        if "rope_theta" not in d and isinstance(d.get("rope_parameters"), dict):
+            kw["rope_theta"] = d["rope_parameters"].get("rope_theta", cls.rope_theta)
+        return cls(**kw)
+
+    @property
+    def eos_ids(self) -> list[int]:
+        return self.eos_token_id if isinstance(self.eos_token_id, list) else [self.eos_token_id]
+
+
+def rope_inv_freq(cfg: ModelConfig) -> torch.Tensor:
+    d = cfg.head_dim
+    inv = 1.0 / (cfg.rope_theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
+    scaling = cfg.rope_scaling or {}
+    kind = scaling.get("rope_type", scaling.get("type"))
+    if kind in (None, "default"):
+        return inv
+    if kind == "linear":
+        return inv / float(scaling["factor"])
+    if kind == "llama3":
+        factor = float(scaling["factor"])
+        low, high = float(scaling["low_freq_factor"]), float(scaling["high_freq_factor"])
+        old_ctx = float(scaling["original_max_position_embeddings"])
+        wavelen = 2 * math.pi / inv
+        smooth = (old_ctx / wavelen - low) / (high - low)
+        scaled = torch.where(wavelen > old_ctx / low, inv / factor, inv)
+        medium = (wavelen <= old_ctx / low) & (wavelen >= old_ctx / high)
+        return torch.where(medium, (1 - smooth) * inv / factor + smooth * inv, scaled)
+    raise ValueError(f"unsupported rope_scaling type {kind!r} (supported: linear, llama3)")
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        # Normalise in fp32 like HF does, so bf16 runs and parity tests agree.
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * h.to(x.dtype)
+
+
+def rotate_half(x):
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+class KVCache(nn.Module):
+    """Fixed-size per-layer cache [batch, kv_heads, max_len, head_dim].
+
+    Rows are independent: each row writes at its own positions, which is what a
+    continuous-batching engine needs (slots of different lengths in one batch).
+    """
+
+    def __init__(self, batch: int, kv_heads: int, max_len: int, head_dim: int, dtype, device):
+        super().__init__()
+        shape = (batch, kv_heads, max_len, head_dim)
+        self.register_buffer("k", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+        self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+
+    def update(self, positions: torch.Tensor, k: torch.Tensor, v: torch.Tensor, end: int):
+        """Write k/v [B, kv, T, hd] at positions [B, T]; return keys/values for [0, end)."""
+        rows = torch.arange(k.shape[0], device=k.device)[:, None]
+        self.k[rows, :, positions] = k.transpose(1, 2).to(self.k.dtype)
+        self.v[rows, :, positions] = v.transpose(1, 2).to(self.v.dtype)
+        return self.k[:, :, :end], self.v[:, :, :end]
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_heads, self.n_kv, self.hd = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+        self.q_proj = nn.Linear(cfg.hidden_size, self.n_heads * self.hd, bias=False)
+        self.k_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.hd, bias=False)
+        self.v_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.hd, bias=False)
+        self.o_proj = nn.Linear(self.n_heads * self.hd, cfg.hidden_size, bias=False)
+
+    def forward(self, x, cos, sin, positions, cache: KVCache | None, end: int):
+        B, T, _ = x.shape
+        q = self.q_proj(x).view(B, T, self.n_heads, self.hd).transpose(1, 2)
+        k = self.k_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)
+        v = self.v_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)
+        cos, sin = cos.to(q.dtype).unsqueeze(1), sin.to(q.dtype).unsqueeze(1)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        if cache is None:
+            mask, causal = None, True
+        else:
+            k, v = cache.update(positions, k, v, end)
+            k, v = k.to(q.dtype), v.to(q.dtype)
+            if T == 1 and B == 1:
+                mask, causal = None, False  # one query sees the whole (valid) prefix
+            else:
+                key_pos = torch.arange(end, device=x.device)
+                mask, causal = (key_pos[None, None, :] <= positions[:, :, None]).unsqueeze(1), False
+        if self.n_kv != self.n_heads:
+            rep = self.n_heads // self.n_kv
+            k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.gate_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.self_attn = Attention(cfg)
+        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x, cos, sin, positions, cache, end):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, positions, cache, end)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Body(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.num_hidden_layers))
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+
+
+class Llama(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.config = cfg
+        self.model = Body(cfg)
+        self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        if cfg.tie_word_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
+        self.caches: list[KVCache] | None = None
+        self.init_rope()
+
+    def init_rope(self, device=None):
+        """(Re)build the cos/sin tables; needed again after building on the meta device."""
+        inv = rope_inv_freq(self.config).to(device)
+        t = torch.arange(self.config.max_position_embeddings, dtype=torch.float32, device=device)
+        freqs = torch.outer(t, inv)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        self.register_buffer("rope_cos", emb.cos(), persistent=False)
+        self.register_buffer("rope_sin", emb.sin(), persistent=False)
+
+    def init_weights(self):
+        """nanoGPT/GPT-2 init: N(0, 0.02), residual projections scaled by 1/sqrt(2*layers)."""
+        std = 0.02
+        for name, p in self.named_parameters():
+            if name.endswith("norm.weight"):
+                nn.init.ones_(p)
+            elif name.endswith(("o_proj.weight", "down_proj.weight")):
+                nn.init.normal_(p, 0.0, std / math.sqrt(2 * self.config.num_hidden_layers))
+            else:
+                nn.init.normal_(p, 0.0, std)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def setup_cache(self, batch: int, max_len: int | None = None, dtype=None):
+        cfg = self.config
+        max_len = max_len or cfg.max_position_embeddings
+        dtype = dtype or self.lm_head.weight.dtype
+        dev = self.lm_head.weight.device
+        self.caches = [KVCache(batch, cfg.num_key_value_heads, max_len, cfg.head_dim, dtype, dev)
+                       for _ in range(cfg.num_hidden_layers)]
+
+    def forward(self, idx, targets=None, positions=None, use_cache=False, last_only=False):
+        """idx [B, T]. With use_cache, `positions` [B, T] says where each token sits;
+        keys beyond a row's own positions are masked, so rows may have different lengths."""
+        B, T = idx.shape
+        if positions is None:
+            positions = torch.arange(T, device=idx.device).expand(B, T)
+        if use_cache:
+            if self.caches is None:
+                raise RuntimeError("call setup_cache() before decoding with use_cache=True")
+            end = int(positions.max()) + 1
+        else:
+            end = T
+        if end > self.rope_cos.shape[0]:
+            raise ValueError(f"sequence of {end} tokens exceeds the context of "
+                             f"{self.rope_cos.shape[0]}")
+        cos, sin = self.rope_cos[positions], self.rope_sin[positions]
+        x = self.model.embed_tokens(idx)
+        for i, layer in enumerate(self.model.layers):
+            x = layer(x, cos, sin, positions, self.caches[i] if use_cache else None, end)
+        x = self.model.norm(x)
+        if targets is None:
+            return self.lm_head(x[:, -1:] if last_only else x)
+        logits = self.lm_head(x)
+        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1),
+                               ignore_index=-1)
+        return logits, loss

@@ -1,0 +1,131 @@
+"""Choosing the next token, and turning a growing list of ids into clean text deltas.
+
+Sampling works on a batch of rows with per-row parameters, so the same code serves a
+single `generate` call and a batching engine.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+
+from .model import Llama
+
+
+@dataclass
+class SamplingParams:
+    temperature: float = 0.8      # 0 means greedy
+    top_k: int = 0                # 0 disables
+    top_p: float = 1.0            # 1 disables
+    repetition_penalty: float = 1.0
+    max_new_tokens: int = 128
+    stop: tuple[str, ...] = field(default_factory=tuple)
+    seed: int | None = None
+
+
+def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
+    """CTRL-style: make tokens already in the context less likely, whatever their sign."""
+    if penalty == 1.0 or seen.numel() == 0:
+        return logits
+    picked = logits.gather(-1, seen)
+    picked = torch.where(picked > 0, picked / penalty, picked * penalty)
+    return logits.scatter(-1, seen, picked)
+
+
+def sample_token(logits: torch.Tensor, p: SamplingParams, generator: torch.Generator | None) -> int:
+    """One row of logits [V] to one token id."""
+    logits = logits.float()
+    if p.temperature <= 0:
+        return int(logits.argmax())
+    logits = logits / p.temperature
+    if p.top_k and p.top_k < logits.numel():
+        kth = torch.topk(logits, p.top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, -1)
+    if p.top_p < 1.0:
+        sorted_probs, order = probs.sort(descending=True)
+        keep = sorted_probs.cumsum(-1) - sorted_probs < p.top_p  # always keeps the first
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs * keep)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+class TextStream:
+    """Incremental detokenisation that only ever emits whole characters.
+
+    A character outside the vocabulary arrives as several byte-fallback tokens; until the
+    last one arrives the decoded tail is U+FFFD, so we hold it back. Text that could be the
+    start of a stop string is held back too, so a stop string split across tokens never
+    leaks into the output.
+    """
+
+    def __init__(self, tokenizer, prefix_ids: list[int], stop: tuple[str, ...] = ()):
+        self.tok, self.stop = tokenizer, tuple(s for s in stop if s)
+        # Decoding after a few prompt tokens keeps the leading space of the first new piece.
+        self.prefix = list(prefix_ids[-4:])
+        self.skip = len(tokenizer.decode(self.prefix))
+        self.ids: list[int] = []
+        self.emitted = 0
+        self.stopped = False
+
+    def text(self) -> str:
+        return self.tok.decode(self.prefix + self.ids)[self.skip:]
+
+    def push(self, token: int) -> str:
+        """Add a token; return the newly safe text (may be empty)."""
+        self.ids.append(token)
+        text = self.text()
+        for s in self.stop:
+            at = text.find(s, max(0, self.emitted - len(s)))
+            if at != -1:
+                self.stopped = True
+                return self._emit(text, at)
+        safe = len(text)
+        while safe > self.emitted and text[safe - 1] == "\ufffd":
+            safe -= 1
+        for s in self.stop:
+            for k in range(min(len(s) - 1, safe - self.emitted), 0, -1):
+                if text[safe - k:safe] == s[:k]:
+                    safe -= k
+                    break
+        return self._emit(text, safe)
+
+    def finish(self) -> str:
+        """Everything left, once generation has ended."""
+        return "" if self.stopped else self._emit(self.text(), len(self.text()))
+
+    def _emit(self, text: str, upto: int) -> str:
+        delta = text[self.emitted:upto] if upto > self.emitted else ""
+        self.emitted = max(self.emitted, upto)
+        return delta
+
+
+@torch.inference_mode()
+def generate_ids(model: Llama, prompt: list[int], p: SamplingParams, stop_ids: set[int],
+                 autocast_ctx=None) -> Iterator[int]:
+    """Yield new token ids one at a time, using the KV cache (prefill once, then 1 token/step)."""
+    if not prompt:
+        raise ValueError("generation needs at least one prompt token (start with BOS)")
+    ctx = autocast_ctx or contextlib.nullcontext()
+    device = model.lm_head.weight.device
+    ctx_len = model.config.max_position_embeddings
+    budget = min(p.max_new_tokens, ctx_len - 1)
+    prompt = prompt[-(ctx_len - budget):]
+    gen = torch.Generator().manual_seed(p.seed) if p.seed is not None else None
+    model.setup_cache(1, len(prompt) + budget)
+    seen = torch.tensor(prompt, dtype=torch.long, device=device)
+    idx, pos = seen[None], torch.arange(len(prompt), device=device)[None]
+    try:
+        for _ in range(budget):
+            with ctx:
+                logits = model(idx, positions=pos, use_cache=True, last_only=True)[0, -1]
+            logits = apply_repetition_penalty(logits, seen.unique(), p.repetition_penalty)
+            token = sample_token(logits.cpu(), p, gen)
+            if token in stop_ids:
+                return
+            yield token
+            seen = torch.cat([seen, seen.new_tensor([token])])
+            idx, pos = seen.new_tensor([[token]]), pos[:, -1:] + 1
+    finally:
+        model.caches = None
