@@ -1,0 +1,129 @@
+"""Training: it learns, it writes a loadable folder, it resumes exactly, DDP matches one process."""
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from lm.checkpoint import load_model
+from lm.errors import LMError
+from lm.presets import preset
+from lm.train import train
+
+from ..conftest import ROOT
+from .conftest import read_log
+
+FAST = dict(block_size=64, batch_size=8, max_steps=40, eval_interval=10, eval_windows=8,
+            warmup_steps=5, vocab_size=640)
+
+
+def start_dir(tmp_path: Path, tokenizer_path: Path, name="run") -> Path:
+    """An output folder that already holds a tokenizer, so runs skip tokenizer training."""
+    out = tmp_path / name
+    out.mkdir()
+    shutil.copy(tokenizer_path, out / "tokenizer.model")
+    return out
+
+
+def lm_cmd(*args) -> list[str]:
+    return [sys.executable, "-m", "lm", *map(str, args)]
+
+
+def run_cli(*args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(lm_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=env)
+
+
+def test_training_lowers_validation_loss_and_writes_a_complete_folder(tmp_path, corpus, tokenizer_path):
+    out = start_dir(tmp_path, tokenizer_path)
+    result = train(preset("tiny", **FAST), [str(corpus)], out, seed=1)
+    vals = [r["val_loss"] for r in read_log(out / "log.jsonl") if "val_loss" in r]
+    assert len(vals) == 4
+    assert vals[-1] < vals[0] < math.log(640)
+    assert result["val_bpb"] > 0 and result["step"] == 40
+    for name in ("config.json", "model.safetensors", "tokenizer.model", "loss.png", "log.jsonl"):
+        assert (out / name).stat().st_size > 0, name
+    model = load_model(out)
+    assert model.config.vocab_size == 640 and model.config.max_position_embeddings == 64
+
+
+def test_time_budget_stops_training(tmp_path, corpus, tokenizer_path):
+    out = start_dir(tmp_path, tokenizer_path)
+    result = train(preset("tiny", **FAST | {"max_steps": 100000, "max_minutes": 0.02}), [str(corpus)], out)
+    assert 0 < result["step"] < 100000 and result["elapsed_s"] >= 1.2
+
+
+def test_init_from_fine_tunes_an_existing_checkpoint(tmp_path, corpus, tokenizer_path):
+    base = start_dir(tmp_path, tokenizer_path, "base")
+    train(preset("tiny", **FAST | {"max_steps": 10}), [str(corpus)], base)
+    tuned = tmp_path / "tuned"
+    train(preset("tiny", **FAST | {"max_steps": 10}), [str(corpus)], tuned, init_from=base)
+    assert (tuned / "tokenizer.model").read_bytes() == (base / "tokenizer.model").read_bytes()
+    first = read_log(tuned / "log.jsonl")[0]["loss"]
+    assert first < read_log(base / "log.jsonl")[0]["loss"] - 0.3, "starts from the trained weights"
+
+
+def test_ctrl_c_then_resume_equals_an_uninterrupted_run(tmp_path, corpus, tokenizer_path):
+    args = ["--data", corpus, "--preset", "tiny", "--max-steps", 120, "--block-size", 64,
+            "--batch-size", 8, "--eval-interval", 50, "--seed", 5]
+    whole = start_dir(tmp_path, tokenizer_path, "whole")
+    assert run_cli("train", "--out", whole, *args).returncode == 0
+
+    parts = start_dir(tmp_path, tokenizer_path, "parts")
+    proc = subprocess.Popen(lm_cmd("train", "--out", parts, *args), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = parts / "log.jsonl"
+    deadline = time.time() + 120
+    while not (log.exists() and len(log.read_text().splitlines()) >= 3):
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "continue with --resume" in err
+    stopped_at = read_log(log)[-1]["step"]
+    assert 3 <= stopped_at < 120
+
+    resumed = run_cli("train", "--out", parts, *args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = load_file(whole / "model.safetensors"), load_file(parts / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    losses = {r["step"]: r["loss"] for r in read_log(whole / "log.jsonl")}
+    assert all(losses[r["step"]] == r["loss"] for r in read_log(log))
+
+
+def test_resume_refuses_a_different_config(tmp_path, corpus, tokenizer_path):
+    out = start_dir(tmp_path, tokenizer_path)
+    train(preset("tiny", **FAST | {"max_steps": 4}), [str(corpus)], out)
+    with pytest.raises(LMError, match="different config: block_size was 64, now 32"):
+        train(preset("tiny", **FAST | {"block_size": 32}), [str(corpus)], out, resume=True)
+    train(preset("tiny", **FAST | {"max_steps": 6}), [str(corpus)], out, resume=True)
+    assert read_log(out / "log.jsonl")[-1]["step"] == 6
+
+
+@pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="needs the gloo backend")
+def test_ddp_with_two_gloo_processes_matches_one_process(tmp_path, corpus, tokenizer_path):
+    args = ["--data", corpus, "--preset", "tiny", "--max-steps", 6, "--block-size", 64,
+            "--batch-size", 8, "--eval-interval", 3, "--precision", "fp32", "--seed", 2]
+    one = start_dir(tmp_path, tokenizer_path, "one")
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    r = run_cli("train", "--out", one, *args, env=env)
+    assert r.returncode == 0, r.stderr
+    two = start_dir(tmp_path, tokenizer_path, "two")
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                        "--nproc_per_node", "2", "-m", "lm", "train", "--out", str(two),
+                        *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    l1, l2 = read_log(one / "log.jsonl"), read_log(two / "log.jsonl")
+    assert [r["step"] for r in l1] == [r["step"] for r in l2]
+    for a, b in zip(l1, l2):
+        assert a["loss"] == pytest.approx(b["loss"], abs=2e-4)
+    for a, b in zip([r for r in l1 if "val_loss" in r], [r for r in l2 if "val_loss" in r]):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], abs=2e-4)
