@@ -1,0 +1,215 @@
+"""The message archive: every message the bot can see, for context, insights and export.
+
+Reads return the newest ``limit`` matching messages in chronological order (oldest first),
+because every caller feeds them to a prompt or a transcript, which read top to bottom.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from operator import attrgetter
+
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+_NEWEST = 2**63 - 1  # above every snowflake, so "before" can always be a bound parameter
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedMessage:
+    """One archived message. Times are unix milliseconds UTC.
+
+    ``channel_id`` is the text channel; a message in a thread also has ``thread_id``.
+    ``guild_id`` is None for direct messages.
+    """
+
+    message_id: int
+    guild_id: int | None
+    channel_id: int
+    author_id: int
+    content: str
+    created_at: int
+    thread_id: int | None = None
+    author_name: str = ""
+    is_bot: bool = False
+    reply_to_id: int | None = None
+    edited_at: int | None = None
+
+
+_COLUMNS = tuple(f.name for f in fields(ArchivedMessage))
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM messages"
+_IS_BOT = _COLUMNS.index("is_bot")
+_as_row = attrgetter(*_COLUMNS)
+
+# An upsert, because backfill after downtime re-reads messages already archived and
+# should bring them up to date (edits made while the bot was away) rather than fail.
+_UPSERT = (
+    f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+    "ON CONFLICT (message_id) DO UPDATE SET content = excluded.content, "
+    "author_name = excluded.author_name, edited_at = excluded.edited_at"
+)
+
+
+def _message(row: Sequence) -> ArchivedMessage:
+    values = list(row)
+    values[_IS_BOT] = bool(values[_IS_BOT])
+    return ArchivedMessage(*values)
+
+
+class Archive:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, message: ArchivedMessage) -> None:
+        await self._db.write(_UPSERT, _as_row(message))
+
+    async def add_many(self, messages: Sequence[ArchivedMessage]) -> None:
+        """Archive a batch in one transaction: one commit (one WAL sync point) per batch."""
+        if messages:
+            await self._db.write_many(_UPSERT, [_as_row(m) for m in messages])
+
+    async def edit(self, message_id: int, content: str, edited_at: int) -> bool:
+        """Record an edit; False if the message was never archived."""
+        changed = await self._db.write(
+            "UPDATE messages SET content = ?, edited_at = ? WHERE message_id = ?",
+            (content, edited_at, message_id),
+        )
+        return changed > 0
+
+    async def delete(self, message_id: int) -> bool:
+        """Forget a message deleted on Discord; False if it was not archived."""
+        return await self._db.write("DELETE FROM messages WHERE message_id = ?", (message_id,)) > 0
+
+    async def delete_many(self, message_ids: Iterable[int]) -> int:
+        """Forget a bulk deletion (a purge) in one transaction; return how many were archived."""
+        return await self._db.write_many(
+            "DELETE FROM messages WHERE message_id = ?", [(i,) for i in message_ids]
+        )
+
+    async def recent(
+        self, channel_id: int, limit: int, before_id: int | None = None
+    ) -> list[ArchivedMessage]:
+        """The channel's newest messages (outside threads), oldest first.
+
+        ``before_id`` pages backwards: only messages older than that id are returned.
+        """
+        rows = await self._db.fetchall(
+            f"{_SELECT} WHERE channel_id = ? AND thread_id IS NULL AND message_id < ? "
+            "ORDER BY message_id DESC LIMIT ?",
+            (channel_id, _NEWEST if before_id is None else before_id, limit),
+        )
+        return [_message(row) for row in reversed(rows)]
+
+    async def by_author(
+        self, guild_id: int | None, user_id: int, limit: int
+    ) -> list[ArchivedMessage]:
+        """A member's newest messages in one guild (None: their direct messages), oldest first."""
+        rows = await self._db.fetchall(
+            f"{_SELECT} WHERE author_id = ? AND guild_id IS ? ORDER BY message_id DESC LIMIT ?",
+            (user_id, guild_id, limit),
+        )
+        return [_message(row) for row in reversed(rows)]
+
+    async def thread(self, thread_id: int, limit: int) -> list[ArchivedMessage]:
+        """A thread's newest messages, oldest first."""
+        rows = await self._db.fetchall(
+            f"{_SELECT} WHERE thread_id = ? ORDER BY message_id DESC LIMIT ?",
+            (thread_id, limit),
+        )
+        return [_message(row) for row in reversed(rows)]
+
+
+class ArchiveWriter:
+    """Write-behind buffer: gateway events append, one transaction per batch hits disk.
+
+    A batch is written when it reaches ``max_rows`` or ``max_delay_s`` after its first
+    message, whichever comes first, so archiving keeps up with busy servers while a quiet
+    channel's message is still on disk within the delay.
+
+    Edits and deletions go through the writer too: they flush first, because an edit or
+    delete applied before the buffered insert would be undone by that insert (a deleted
+    message would come back). One lock orders flushes, edits and deletes.
+
+    If a write fails the batch goes back to the front of the buffer and is retried on the
+    next flush; the timer-driven flush logs the error, an explicit flush raises it.
+    """
+
+    def __init__(self, archive: Archive, max_rows: int = 1000, max_delay_s: float = 0.25) -> None:
+        if max_rows < 1 or max_delay_s <= 0:
+            raise ValueError("max_rows must be >= 1 and max_delay_s > 0")
+        self._archive = archive
+        self._max_rows = max_rows
+        self._max_delay_s = max_delay_s
+        self._buffer: list[ArchivedMessage] = []
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    async def add(self, message: ArchivedMessage) -> None:
+        if self._closed:
+            raise RuntimeError("ArchiveWriter is closed")
+        self._buffer.append(message)
+        if len(self._buffer) >= self._max_rows:
+            await self.flush()
+        elif self._timer is None or self._timer.done():
+            self._timer = asyncio.create_task(self._flush_later())
+
+    async def flush(self) -> None:
+        async with self._lock:
+            await self._flush_locked()
+
+    async def edit(self, message_id: int, content: str, edited_at: int) -> bool:
+        async with self._lock:
+            await self._flush_locked()
+            return await self._archive.edit(message_id, content, edited_at)
+
+    async def delete(self, message_id: int) -> bool:
+        async with self._lock:
+            await self._flush_locked()
+            return await self._archive.delete(message_id)
+
+    async def delete_many(self, message_ids: Iterable[int]) -> int:
+        async with self._lock:
+            await self._flush_locked()
+            return await self._archive.delete_many(message_ids)
+
+    async def close(self) -> None:
+        """Write what is buffered and stop; the database stays open."""
+        self._closed = True
+        async with self._lock:
+            # Holding the lock, the timer is asleep or waiting for the lock, never
+            # mid-write, so cancelling it cannot interrupt a transaction.
+            timer, self._timer = self._timer, None
+            if timer is not None:
+                timer.cancel()
+            await self._flush_locked()
+        if timer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+
+    async def _flush_locked(self) -> None:
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        try:
+            await self._archive.add_many(batch)
+        except BaseException:
+            self._buffer[:0] = batch
+            raise
+
+    async def _flush_later(self) -> None:
+        while self._buffer:
+            await asyncio.sleep(self._max_delay_s)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("archiving failed; %d messages kept for retry", len(self._buffer))
