@@ -38,8 +38,16 @@ def encode_document(tok: Tokenizer, doc: Document) -> list[int]:
     return [tok.bos_id, *body, tok.eos_id]
 
 
-def prepare(docs: list[Document], tok: Tokenizer, out_dir: Path, val_fraction: float = 0.02) -> dict:
-    """Tokenize and write train.bin / val.bin plus meta.json (token and byte counts)."""
+def read_meta(data_dir: Path) -> dict:
+    path = Path(data_dir) / META
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def prepare(docs: list[Document], tok: Tokenizer, out_dir: Path, val_fraction: float = 0.02,
+            key: dict | None = None) -> dict:
+    """Tokenize and write train.bin / val.bin plus meta.json (token and byte counts).
+
+    `key` says what the files were made from, so a later run can tell if they still fit."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dtype = np.uint16 if tok.vocab_size <= 1 << 16 else np.uint32
@@ -49,8 +57,9 @@ def prepare(docs: list[Document], tok: Tokenizer, out_dir: Path, val_fraction: f
         split = "val" if is_validation(doc, val_fraction) else "train"
         splits[split].append(np.asarray(encode_document(tok, doc), dtype=dtype))
         nbytes[split] += len(document_text(doc).encode("utf-8"))
-    meta = {"dtype": np.dtype(dtype).name, "vocab_size": tok.vocab_size,
+    meta = {"key": key, "dtype": np.dtype(dtype).name, "vocab_size": tok.vocab_size,
             "val_fraction": val_fraction, "documents": len(docs)}
+    (out_dir / META).unlink(missing_ok=True)  # written last: its presence means complete
     for split, arrays in splits.items():
         arr = np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
         arr.tofile(out_dir / f"{split}.bin")
@@ -66,7 +75,7 @@ class TokenFile:
 
     @classmethod
     def open(cls, data_dir: Path, split: str) -> "TokenFile":
-        meta = json.loads((Path(data_dir) / META).read_text())
+        meta = read_meta(data_dir)
         arr = np.memmap(Path(data_dir) / f"{split}.bin", dtype=meta["dtype"], mode="r")
         return cls(arr, meta[split]["bytes"])
 
@@ -78,7 +87,7 @@ class TokenFile:
     def windows(self, starts: np.ndarray, block: int) -> tuple[torch.Tensor, torch.Tensor]:
         rows = np.stack([self.tokens[s:s + block + 1] for s in starts]).astype(np.int64)
         t = torch.from_numpy(rows)
-        return t[:, :-1], t[:, 1:]
+        return t[:, :-1].contiguous(), t[:, 1:].contiguous()
 
     def batch(self, seed: int, step: int, micro: int, batch: int, block: int,
               rank: int = 0, world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

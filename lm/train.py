@@ -9,6 +9,7 @@ boundary and saves, so `--resume` continues exactly.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -23,8 +24,8 @@ from tqdm import tqdm
 
 from . import checkpoint
 from .clean import document_text, load_corpus
-from .data import TokenFile, prepare
-from .device import autocast, pick_device, pick_dtype
+from .data import TokenFile, prepare, read_meta
+from .device import autocast, keep_freed_memory, pick_device, pick_dtype
 from .errors import LMError
 from .model import Llama, ModelConfig
 from .plot import plot_loss
@@ -99,25 +100,25 @@ def make_optimizer(model: Llama, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def prepare_run(cfg: TrainConfig, sources: list[str], out: Path, init_from: Path | None,
-                limit_docs: int | None, resume: bool) -> Path:
-    """Tokenizer and token files in `out`; reused when present (a resume, or a rerun)."""
-    tok_path = out / checkpoint.TOKENIZER
-    data_dir = out / "data"
-    if resume and (data_dir / "meta.json").exists() and tok_path.exists():
-        return tok_path
-    docs = load_corpus(sources, limit=limit_docs)
+                limit_docs: int | None) -> None:
+    """Tokenizer and token files in `out`, reused while sources and tokenizer are unchanged."""
+    tok_path, data_dir = out / checkpoint.TOKENIZER, out / "data"
+    out.mkdir(parents=True, exist_ok=True)
     if init_from is not None:
-        out.mkdir(parents=True, exist_ok=True)
         Tokenizer(init_from / checkpoint.TOKENIZER)  # validate before copying
         tok_path.write_bytes((init_from / checkpoint.TOKENIZER).read_bytes())
-    elif not tok_path.exists():
+    key = lambda: {"sources": sources, "limit_docs": limit_docs, "val_fraction": cfg.val_fraction,
+                   "tokenizer": hashlib.sha256(tok_path.read_bytes()).hexdigest()}
+    if tok_path.exists() and read_meta(data_dir).get("key") == key():
+        return
+    docs = load_corpus(sources, limit=limit_docs)
+    if not tok_path.exists():
         print(f"training a {cfg.vocab_size}-piece tokenizer on {len(docs)} documents", flush=True)
         train_tokenizer((document_text(d) for d in docs), cfg.vocab_size, tok_path)
-    meta = prepare(docs, Tokenizer(tok_path), data_dir, cfg.val_fraction)
+    meta = prepare(docs, Tokenizer(tok_path), data_dir, cfg.val_fraction, key())
     if meta["train"]["tokens"] < cfg.block_size + 2 or meta["val"]["tokens"] < cfg.block_size + 2:
         raise LMError(f"corpus too small: {meta['train']['tokens']} train and "
                       f"{meta['val']['tokens']} validation tokens for a block of {cfg.block_size}")
-    return tok_path
 
 
 def build_model(cfg: TrainConfig, tok: Tokenizer, init_from: Path | None, seed: int) -> Llama:
@@ -277,6 +278,7 @@ def train(cfg: TrainConfig, sources: list[str], out: Path, *, resume=False, init
     if resume and not (out / STATE).exists():
         raise LMError(f"--resume: {out} has no {STATE}; start without --resume")
     d, dev = setup_dist(device)
+    keep_freed_memory()
     if cfg.batch_size % d.world:
         raise LMError(f"batch_size {cfg.batch_size} does not divide over {d.world} processes")
     try:
@@ -284,7 +286,7 @@ def train(cfg: TrainConfig, sources: list[str], out: Path, *, resume=False, init
             out.mkdir(parents=True, exist_ok=True)
             if not resume:
                 (out / "log.jsonl").unlink(missing_ok=True)
-            prepare_run(cfg, sources, out, init_from, limit_docs, resume)
+            prepare_run(cfg, sources, out, None if resume else init_from, limit_docs)
         d.barrier()
         if resume:
             model = checkpoint.load_model(out).train()
