@@ -97,14 +97,13 @@ def cmd_train(a) -> None:
 
 
 def cmd_generate(a) -> None:
-    import torch
     from .checkpoint import load_model
     from .device import autocast, pick_device, pick_dtype
     from .sample import SamplingParams, TextStream, generate_ids
     from .tokenizer import Tokenizer
     device = pick_device(a.device)
     dtype = pick_dtype(device, a.precision)
-    model = load_model(a.model, device=device).to(device)
+    model = load_model(a.model, device=device)
     tok = Tokenizer(a.model / "tokenizer.model")
     params = SamplingParams(temperature=a.temperature, top_k=a.top_k, top_p=a.top_p,
                             repetition_penalty=a.repetition_penalty,
@@ -116,8 +115,6 @@ def cmd_generate(a) -> None:
         stop_ids.add(tok.roles["end"])
     else:
         prompt = [tok.bos_id, *tok.encode(a.prompt)]
-    if a.seed is not None:
-        torch.manual_seed(a.seed)
     stream = TextStream(tok, prompt, params.stop)
     for token in generate_ids(model, prompt, params, stop_ids, autocast(device, dtype)):
         sys.stdout.write(stream.push(token))

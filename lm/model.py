@@ -120,12 +120,16 @@ class KVCache(nn.Module):
         self.register_buffer("k", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
         self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
 
-    def update(self, positions: torch.Tensor, k: torch.Tensor, v: torch.Tensor, end: int):
-        """Write k/v [B, kv, T, hd] at positions [B, T]; return keys/values for [0, end)."""
-        rows = torch.arange(k.shape[0], device=k.device)[:, None]
-        self.k[rows, :, positions] = k.transpose(1, 2).to(self.k.dtype)
-        self.v[rows, :, positions] = v.transpose(1, 2).to(self.v.dtype)
-        return self.k[:, :, :end], self.v[:, :, :end]
+    def update(self, positions: torch.Tensor, k: torch.Tensor, v: torch.Tensor, end: int,
+               slots: torch.Tensor | None = None):
+        """Write k/v [B, kv, T, hd] at positions [B, T] of the given cache rows (default: all);
+        return those rows' keys/values for [0, end)."""
+        rows = torch.arange(k.shape[0], device=k.device) if slots is None else slots
+        self.k[rows[:, None], :, positions] = k.transpose(1, 2).to(self.k.dtype)
+        self.v[rows[:, None], :, positions] = v.transpose(1, 2).to(self.v.dtype)
+        if slots is None:
+            return self.k[:, :, :end], self.v[:, :, :end]
+        return self.k[slots, :, :end], self.v[slots, :, :end]
 
 
 class Attention(nn.Module):
@@ -137,7 +141,7 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.hd, bias=False)
         self.o_proj = nn.Linear(self.n_heads * self.hd, cfg.hidden_size, bias=False)
 
-    def forward(self, x, cos, sin, positions, cache: KVCache | None, end: int):
+    def forward(self, x, cos, sin, positions, cache: KVCache | None, end: int, slots=None):
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.hd).transpose(1, 2)
         k = self.k_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)
@@ -148,7 +152,7 @@ class Attention(nn.Module):
         if cache is None:
             mask, causal = None, True
         else:
-            k, v = cache.update(positions, k, v, end)
+            k, v = cache.update(positions, k, v, end, slots)
             k, v = k.to(q.dtype), v.to(q.dtype)
             if T == 1 and B == 1:
                 mask, causal = None, False  # one query sees the whole (valid) prefix
@@ -181,8 +185,8 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin, positions, cache, end):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, positions, cache, end)
+    def forward(self, x, cos, sin, positions, cache, end, slots=None):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, positions, cache, end, slots)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -202,7 +206,6 @@ class Llama(nn.Module):
         self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         if cfg.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
-        self.caches: list[KVCache] | None = None
         self.init_rope()
 
     def init_rope(self, device=None):
@@ -228,33 +231,31 @@ class Llama(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def setup_cache(self, batch: int, max_len: int | None = None, dtype=None):
+    def new_cache(self, batch: int, max_len: int | None = None, dtype=None) -> list[KVCache]:
+        """A KV cache (one per layer) owned by the caller, so several users can share a model."""
         cfg = self.config
         max_len = max_len or cfg.max_position_embeddings
         dtype = dtype or self.lm_head.weight.dtype
         dev = self.lm_head.weight.device
-        self.caches = [KVCache(batch, cfg.num_key_value_heads, max_len, cfg.head_dim, dtype, dev)
-                       for _ in range(cfg.num_hidden_layers)]
+        return [KVCache(batch, cfg.num_key_value_heads, max_len, cfg.head_dim, dtype, dev)
+                for _ in range(cfg.num_hidden_layers)]
 
-    def forward(self, idx, targets=None, positions=None, use_cache=False, last_only=False):
-        """idx [B, T]. With use_cache, `positions` [B, T] says where each token sits;
-        keys beyond a row's own positions are masked, so rows may have different lengths."""
+    def forward(self, idx, targets=None, positions=None, cache: list[KVCache] | None = None,
+                last_only=False, slots=None):
+        """idx [B, T]. With a cache, `positions` [B, T] says where each token sits; keys
+        beyond a row's own positions are masked, so rows may have different lengths.
+        `slots` [B] picks the cache rows to use (default: rows 0..B-1)."""
         B, T = idx.shape
         if positions is None:
             positions = torch.arange(T, device=idx.device).expand(B, T)
-        if use_cache:
-            if self.caches is None:
-                raise RuntimeError("call setup_cache() before decoding with use_cache=True")
-            end = int(positions.max()) + 1
-        else:
-            end = T
+        end = int(positions.max()) + 1 if cache is not None else T
         if end > self.rope_cos.shape[0]:
             raise ValueError(f"sequence of {end} tokens exceeds the context of "
                              f"{self.rope_cos.shape[0]}")
         cos, sin = self.rope_cos[positions], self.rope_sin[positions]
         x = self.model.embed_tokens(idx)
         for i, layer in enumerate(self.model.layers):
-            x = layer(x, cos, sin, positions, self.caches[i] if use_cache else None, end)
+            x = layer(x, cos, sin, positions, cache[i] if cache is not None else None, end, slots)
         x = self.model.norm(x)
         if targets is None:
             return self.lm_head(x[:, -1:] if last_only else x)

@@ -25,6 +25,12 @@ class SamplingParams:
     seed: int | None = None
 
 
+def make_generator(seed: int | None, device) -> torch.Generator:
+    """A request's own random stream: seeded when asked, otherwise from the global RNG."""
+    g = torch.Generator(device=device)
+    return g.manual_seed(seed if seed is not None else int(torch.randint(2**62, ())))
+
+
 def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
     """CTRL-style: make tokens already in the context less likely, whatever their sign."""
     if penalty == 1.0 or seen.numel() == 0:
@@ -34,21 +40,38 @@ def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: 
     return logits.scatter(-1, seen, picked)
 
 
+def sample_rows(logits: torch.Tensor, params: list[SamplingParams],
+                generators: list[torch.Generator | None]) -> torch.Tensor:
+    """Logits [B, V] to token ids [B], each row with its own parameters and generator.
+
+    Sampling is argmax(p / q) with q ~ Exponential(1) drawn from the row's own generator
+    (the "exponential race", as gpt-fast does): it equals sampling from p, needs no
+    host sync, and a seeded request draws the same tokens whatever else is in the batch.
+    """
+    logits = logits.float()
+    out = logits.argmax(-1)
+    temps = torch.tensor([p.temperature for p in params], device=logits.device)
+    sampled = (temps > 0).nonzero().flatten().tolist()
+    if not sampled:
+        return out
+    rows = logits[sampled] / temps[sampled, None]
+    V = rows.shape[-1]
+    sorted_logits, order = rows.sort(-1, descending=True)
+    k = torch.tensor([params[r].top_k or V for r in sampled], device=rows.device)
+    keep = torch.arange(V, device=rows.device)[None, :] < k[:, None]
+    probs = torch.softmax(sorted_logits.masked_fill(~keep, float("-inf")), -1)
+    top_p = torch.tensor([params[r].top_p for r in sampled], device=rows.device)
+    keep &= probs.cumsum(-1) - probs < top_p[:, None]  # the first token is always kept
+    noise = torch.stack([torch.empty(V, device=rows.device).exponential_(generator=generators[r])
+                         for r in sampled])
+    choice = (probs * keep / noise).argmax(-1, keepdim=True)
+    out[sampled] = order.gather(-1, choice).squeeze(-1)
+    return out
+
+
 def sample_token(logits: torch.Tensor, p: SamplingParams, generator: torch.Generator | None) -> int:
     """One row of logits [V] to one token id."""
-    logits = logits.float()
-    if p.temperature <= 0:
-        return int(logits.argmax())
-    logits = logits / p.temperature
-    if p.top_k and p.top_k < logits.numel():
-        kth = torch.topk(logits, p.top_k).values[-1]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, -1)
-    if p.top_p < 1.0:
-        sorted_probs, order = probs.sort(descending=True)
-        keep = sorted_probs.cumsum(-1) - sorted_probs < p.top_p  # always keeps the first
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs * keep)
-    return int(torch.multinomial(probs, 1, generator=generator))
+    return int(sample_rows(logits[None], [p], [generator])[0])
 
 
 class TextStream:
@@ -82,7 +105,9 @@ class TextStream:
                 self.stopped = True
                 return self._emit(text, at)
         safe = len(text)
-        while safe > self.emitted and text[safe - 1] == "\ufffd":
+        # An unfinished character is at most 3 bytes of a 4-byte sequence; replacement
+        # characters further back are final (the model emitted invalid bytes).
+        while safe > max(self.emitted, len(text) - 3) and text[safe - 1] == "\ufffd":
             safe -= 1
         for s in self.stop:
             for k in range(min(len(s) - 1, safe - self.emitted), 0, -1):
@@ -112,20 +137,17 @@ def generate_ids(model: Llama, prompt: list[int], p: SamplingParams, stop_ids: s
     ctx_len = model.config.max_position_embeddings
     budget = min(p.max_new_tokens, ctx_len - 1)
     prompt = prompt[-(ctx_len - budget):]
-    gen = torch.Generator().manual_seed(p.seed) if p.seed is not None else None
-    model.setup_cache(1, len(prompt) + budget)
+    gen = make_generator(p.seed, device)
+    cache = model.new_cache(1, len(prompt) + budget)
     seen = torch.tensor(prompt, dtype=torch.long, device=device)
     idx, pos = seen[None], torch.arange(len(prompt), device=device)[None]
-    try:
-        for _ in range(budget):
-            with ctx:
-                logits = model(idx, positions=pos, use_cache=True, last_only=True)[0, -1]
-            logits = apply_repetition_penalty(logits, seen.unique(), p.repetition_penalty)
-            token = sample_token(logits.cpu(), p, gen)
-            if token in stop_ids:
-                return
-            yield token
-            seen = torch.cat([seen, seen.new_tensor([token])])
-            idx, pos = seen.new_tensor([[token]]), pos[:, -1:] + 1
-    finally:
-        model.caches = None
+    for _ in range(budget):
+        with ctx:
+            logits = model(idx, positions=pos, cache=cache, last_only=True)[0, -1]
+        logits = apply_repetition_penalty(logits, seen.unique(), p.repetition_penalty)
+        token = sample_token(logits, p, gen)
+        if token in stop_ids:
+            return
+        yield token
+        seen = torch.cat([seen, seen.new_tensor([token])])
+        idx, pos = seen.new_tensor([[token]]), pos[:, -1:] + 1

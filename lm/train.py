@@ -180,7 +180,7 @@ class Trainer:
         lr = lr_at(cfg, self.step, self.elapsed)
         for group in self.opt.param_groups:
             group["lr"] = lr
-        total = 0.0
+        total = torch.zeros((), device=self.device)
         for micro in range(cfg.grad_accum):
             x, y = self.train_data.batch(self.seed, self.step, micro, cfg.batch_size,
                                          cfg.block_size, d.rank, d.world)
@@ -190,11 +190,11 @@ class Trainer:
             with autocast(self.device, self.dtype):
                 _, loss = self.net(x.to(self.device, non_blocking=True), y.to(self.device))
             (loss / cfg.grad_accum).backward()
-            total += loss.item() / cfg.grad_accum
+            total += loss.detach() / cfg.grad_accum
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
-        return d.mean(total)
+        return d.mean(total.item())  # one host sync per step, not per micro-step
 
     def log(self, rec: dict):
         if self.d.main:

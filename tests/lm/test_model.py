@@ -43,14 +43,14 @@ def test_kv_cache_matches_full_recompute_with_rows_at_different_positions():
     x = torch.randint(0, 640, (3, 48))
     full = model(x)
     lens = torch.tensor([10, 18, 26])
-    model.setup_cache(3, 96)
+    cache = model.new_cache(3, 96)
     width = int(lens.max())
-    pre = model(x[:, :width], positions=torch.arange(width).expand(3, width), use_cache=True)
+    pre = model(x[:, :width], positions=torch.arange(width).expand(3, width), cache=cache)
     for r, n in enumerate(lens.tolist()):
         torch.testing.assert_close(pre[r, :n], full[r, :n], atol=1e-5, rtol=1e-5)
     for s in range(48 - width):
         pos = (lens + s)[:, None]
-        step = model(x.gather(1, pos), positions=pos, use_cache=True)
+        step = model(x.gather(1, pos), positions=pos, cache=cache)
         torch.testing.assert_close(step[:, 0], full[torch.arange(3), pos[:, 0]], atol=1e-5, rtol=1e-5)
 
 
