@@ -200,6 +200,11 @@ def _answer_channels(key: str, raw: str) -> AnswerChannels:
     )
 
 
+def parse_answer_channels(raw: str, key: str = "ANSWER_CHANNELS") -> AnswerChannels:
+    """Parse the ANSWER_CHANNELS syntax; also used for ``guild_settings.answer_channels``."""
+    return _answer_channels(key, raw.strip())
+
+
 def _persona(key: str, raw: str) -> str:
     if len(raw) > MAX_PERSONA_CHARS:
         raise ConfigError(f"{key}: at most {MAX_PERSONA_CHARS} characters, got {len(raw)}")

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from .chat import TEMPLATES
 from .errors import LMError
 from .presets import PRESETS
 
@@ -60,14 +61,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--chat", action="store_true", help="treat the prompt as a user message")
     p.add_argument("--system", help="system prompt, with --chat")
+    p.add_argument("--template", choices=sorted(TEMPLATES),
+                   help="chat template, with --chat (default: what the model folder says)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+
+    p = sub.add_parser("info", help="size, dtype, context, KV cache and chat template (JSON)")
+    p.add_argument("--model", type=Path, required=True)
 
     p = sub.add_parser("eval", help="loss and bits per byte on some text")
     p.add_argument("--model", type=Path, required=True)
     _add_corpus_args(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="fp32", choices=["auto", "bf16", "fp32"])
+
+    p = sub.add_parser("bench", help="serving speed against transformers (JSON)")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--concurrency", default="1,4,16,64", help="comma-separated request counts")
+    p.add_argument("--new-tokens", type=int, default=128, help="forced output length at batch 1")
+    p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     return ap
 
 
@@ -97,26 +109,30 @@ def cmd_train(a) -> None:
 
 
 def cmd_generate(a) -> None:
+    from .chat import template_for
     from .checkpoint import load_model
     from .device import autocast, pick_device, pick_dtype
     from .sample import SamplingParams, TextStream, generate_ids
     from .tokenizer import Tokenizer
     device = pick_device(a.device)
     dtype = pick_dtype(device, a.precision)
-    model = load_model(a.model, device=device)
+    model = load_model(a.model, device=device, dtype=dtype)
+    template = template_for(a.model, a.template) if a.chat else None
     tok = Tokenizer(a.model / "tokenizer.model")
     params = SamplingParams(temperature=a.temperature, top_k=a.top_k, top_p=a.top_p,
                             repetition_penalty=a.repetition_penalty,
-                            max_new_tokens=a.max_new_tokens, stop=tuple(a.stop), seed=a.seed)
+                            max_new_tokens=a.max_new_tokens, seed=a.seed,
+                            stop=tuple(a.stop) + (template.stop_strings if template else ()))
     stop_ids = set(model.config.eos_ids)
-    if a.chat:
+    if template:
         turns = ([("system", a.system)] if a.system else []) + [("user", a.prompt)]
-        prompt = [tok.bos_id, *tok.encode_chat(turns, add_generation_prompt=True)]
-        stop_ids.add(tok.roles["end"])
+        prompt = template.encode(tok, turns)
+        stop_ids |= template.stop_ids(tok)
     else:
         prompt = [tok.bos_id, *tok.encode(a.prompt)]
     stream = TextStream(tok, prompt, params.stop)
-    for token in generate_ids(model, prompt, params, stop_ids, autocast(device, dtype)):
+    for token in generate_ids(model, prompt, params, stop_ids, autocast(device, dtype),
+                              tok.vocab_size):
         sys.stdout.write(stream.push(token))
         sys.stdout.flush()
         if stream.stopped:
@@ -138,8 +154,22 @@ def cmd_eval(a) -> None:
     print(json.dumps(result))
 
 
-COMMANDS = {"tokenizer": cmd_tokenizer, "train": cmd_train, "generate": cmd_generate,
-            "eval": cmd_eval}
+def cmd_info(a) -> None:
+    from .chat import template_name
+    from .checkpoint import describe
+    print(json.dumps(describe(a.model) | {"template": template_name(a.model)}))
+
+
+def cmd_bench(a) -> None:
+    from .bench import main
+    from .checkpoint import read_config
+    read_config(a.model)  # a clear error for a bad folder before anything is timed
+    main(a.model, concurrency=tuple(int(c) for c in a.concurrency.split(",")),
+         new_tokens=a.new_tokens, threads=a.threads)
+
+
+COMMANDS = {"bench": cmd_bench, "tokenizer": cmd_tokenizer, "train": cmd_train, "generate": cmd_generate,
+            "eval": cmd_eval, "info": cmd_info}
 
 
 def main(argv: list[str] | None = None) -> int:

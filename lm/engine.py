@@ -2,12 +2,17 @@
 
 Requests arrive from asyncio code (`await engine.complete(req)`, `async for delta in
 engine.stream(req)`); the model runs in one worker thread so the event loop never waits
-on a matrix multiply. The worker owns a fixed-slot KV cache [slots, kv_heads, max_len,
-head_dim]. Each step it (1) admits waiting requests into free slots, (2) runs one prefill
-chunk for the oldest request still reading its prompt, and (3) decodes one token for every
-request that is generating, all rows in one batch at their own positions. A request that
-finishes, is cancelled or runs past its deadline frees its slot at once, and the next
-waiting request takes it at the next step (Orca/vLLM-style scheduling without paging).
+on a matrix multiply. The worker owns a fixed-slot KV cache [slots + 1, kv_heads, max_len,
+head_dim] with a position per slot. Each step it (1) drops cancelled and expired requests,
+(2) runs one prefill chunk of the request reading its prompt (in the spare row), and
+(3) decodes one token for every generating request, all rows in one batch, each at its
+own position. A request whose prompt is read joins the decode batch at the next step; one
+that finishes, is cancelled or passes its deadline frees its slot at once (Orca/vLLM-style
+scheduling, without paging).
+
+Generating requests always occupy rows 0..n-1: when one leaves, the last one's cache row
+moves into the hole. The decode batch is then a plain view of the cache, never a gather,
+which on CPU is the difference between copying every slot's keys each step and not.
 
 Admission is bounded: past `slots + max_queue` requests, `Busy` is raised at once rather
 than queueing without limit.
@@ -40,6 +45,10 @@ class DeadlineExceeded(Exception):
 
 class EngineClosed(Exception):
     pass
+
+
+class PromptTooLong(ValueError):
+    """The prompt leaves no room to answer in the model's context; the caller must budget."""
 
 
 @dataclass
@@ -75,7 +84,6 @@ class _Job:
         self.deadline = self.submitted + req.timeout_s if req.timeout_s else None
         self.generator = make_generator(self.p.seed, device)
         self.prompt: list[int] = []
-        self.slot = -1
         self.pos = 0                # tokens already in the cache
         self.last: int | None = None  # sampled token not yet in the cache
         self.generated = 0
@@ -104,11 +112,14 @@ class Engine:
         self.capacity = slots + max_queue
         self.prefill_chunk = prefill_chunk
         self.threads = threads
-        self.stop_ids = set(model.config.eos_ids) | ({tokenizer.roles["end"]} if tokenizer.has_role_tags else set())
+        # Our role tags end a turn whichever one the model emits.
+        self.stop_ids = set(model.config.eos_ids) | set(tokenizer.roles.values())
+        self.vocab = tokenizer.vocab_size  # rows past it are vocabulary padding, never text
+        self.requests = self.tokens_generated = 0
         self._lock = threading.Condition()
         self._waiting: deque[_Job] = deque()
-        self._active: list[_Job] = []
-        self._free = list(range(slots - 1, -1, -1))
+        self._decoding: list[_Job] = []      # job i uses cache row i
+        self._prefilling: _Job | None = None  # uses cache row `slots`
         self._closing = False
         self._thread: threading.Thread | None = None
         self.cache = None
@@ -126,14 +137,14 @@ class Engine:
 
     def start(self) -> "Engine":
         if self._thread is None:
-            self.cache = self.model.new_cache(self.slots, self.max_len)
+            self.cache = self.model.new_cache(self.slots + 1, self.max_len)
             self._thread = threading.Thread(target=self._run, name="lm-engine", daemon=True)
             self._thread.start()
         return self
 
     @property
     def load(self) -> int:
-        return len(self._waiting) + len(self._active)
+        return len(self._waiting) + len(self._decoding) + (self._prefilling is not None)
 
     def _submit(self, req: Request) -> _Job:
         job = _Job(req, asyncio.get_running_loop(), self.device)
@@ -161,9 +172,15 @@ class Engine:
                 with self._lock:
                     self._lock.notify()
 
-    async def stream(self, req: Request) -> AsyncIterator[str]:
-        """Text deltas (whole characters, stop strings never leaked) as they are generated."""
-        job = self._submit(req)
+    def stream(self, req: Request) -> AsyncIterator[str]:
+        """Text deltas (whole characters, stop strings never leaked) as they are generated.
+
+        The request is admitted here, at the call, so `Busy` reaches the caller before it
+        promises anyone an answer; leaving the iteration early cancels the request."""
+        return self._stream(self._submit(req))
+
+    async def _stream(self, job: _Job) -> AsyncIterator[str]:
+        req = job.req
         async for item in self._events(job):
             yield item
         if job.finish_reason == "deadline":
@@ -184,19 +201,27 @@ class Engine:
                           job.generated, ttft, now - job.submitted)
 
     async def close(self, drain: bool = True, timeout: float | None = None) -> None:
-        """Stop taking requests; finish (drain) or cancel the ones in flight; free the model."""
+        """Stop taking requests, let the ones in flight finish (for up to `timeout` seconds
+        when draining), cancel the rest, then free the cache."""
         with self._lock:
             self._closing = True
-            if not drain:
-                for job in [*self._waiting, *self._active]:
-                    job.cancelled = True
             self._lock.notify()
-        if self._thread is not None:
+        if self._thread is None:
+            return
+        if drain:
             await asyncio.to_thread(self._thread.join, timeout)
-            self._thread = None
+        with self._lock:
+            for job in [*self._waiting, *self._running()]:
+                job.cancelled = True
+            self._lock.notify()
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
         self.cache = None
 
     # -- the worker thread ------------------------------------------------------------
+
+    def _running(self) -> list[_Job]:
+        return self._decoding + ([self._prefilling] if self._prefilling else [])
 
     def _run(self) -> None:
         if self.threads:
@@ -204,28 +229,28 @@ class Engine:
         with torch.inference_mode():
             while True:
                 with self._lock:
-                    while not (self._waiting or self._active or self._closing):
+                    while not (self._waiting or self._running() or self._closing):
                         self._lock.wait()
-                    if self._closing and not (self._waiting or self._active):
+                    if self._closing and not (self._waiting or self._running()):
                         return
                     self._admit()
                 try:
                     self._step()
                 except Exception as e:  # a model failure fails its requests, not the engine
-                    log.exception("engine step failed; failing %d requests", len(self._active))
-                    for job in list(self._active):
+                    log.exception("engine step failed; failing %d requests", len(self._running()))
+                    for job in self._running():
                         job.deliver(e)
                         self._finish(job, "error")
 
     def _admit(self) -> None:
-        while self._waiting and self._free:
+        """Start reading the next prompt when the spare row is free and a slot awaits it."""
+        while self._prefilling is None and self._waiting and len(self._decoding) < self.slots:
             job = self._waiting.popleft()
             if job.cancelled:
                 job.finish_reason = "cancelled"
                 job.deliver(_END)
-                continue
-            job.slot = self._free.pop()
-            self._active.append(job)
+            else:
+                self._prefilling = job
 
     def _encode(self, job: _Job) -> None:
         req, tok = job.req, self.tok
@@ -233,44 +258,55 @@ class Engine:
             ids = [tok.bos_id, *tok.encode_chat(req.messages, add_generation_prompt=True)]
         else:
             ids = [tok.bos_id, *tok.encode(req.prompt or "")]
-        budget = max(1, min(job.p.max_new_tokens, self.max_len - 1))
-        job.prompt = ids[-(self.max_len - budget):]
+        if len(ids) >= self.max_len:
+            raise PromptTooLong(f"prompt of {len(ids)} tokens leaves no room to answer in a "
+                                f"{self.max_len}-token context")
+        job.prompt = ids
         job.seen = set(job.prompt)
         job.stream = TextStream(tok, job.prompt, job.p.stop)
 
     def _step(self) -> None:
         now = time.monotonic()
-        for job in list(self._active):
+        for job in self._running():
             if job.cancelled:
                 self._finish(job, "cancelled")
             elif job.deadline is not None and now > job.deadline:
                 self._finish(job, "deadline")
-        prefilling = [j for j in self._active if j.last is None]
-        if prefilling:
-            self._prefill(prefilling[0])
-        decoding = [j for j in self._active if j.last is not None]
-        if decoding:
-            self._decode(decoding)
+        if self._prefilling is not None:
+            self._prefill(self._prefilling)
+        if self._decoding:
+            self._decode(self._decoding)
         self.steps += 1
 
     def _prefill(self, job: _Job) -> None:
         """One chunk of one prompt; long prompts take several steps, interleaved with decoding."""
         if job.stream is None:
-            self._encode(job)
+            try:
+                self._encode(job)
+            except PromptTooLong as e:  # this request's problem, not the batch's
+                job.deliver(e)
+                self._finish(job, "error")
+                return
+            self.requests += 1
         chunk = job.prompt[job.pos:job.pos + self.prefill_chunk]
         idx = torch.tensor([chunk], device=self.device)
         pos = torch.arange(job.pos, job.pos + len(chunk), device=self.device)[None]
-        logits = self.model(idx, positions=pos, cache=self.cache, last_only=True,
-                            slots=torch.tensor([job.slot], device=self.device))
+        logits = self.model(idx, positions=pos, cache=self.cache, last_only=True, first_row=self.slots)
         job.pos += len(chunk)
-        if job.pos == len(job.prompt):
-            self._accept([job], self._sample([job], logits[:, -1]))
+        if job.pos < len(job.prompt):
+            return
+        row = len(self._decoding)
+        for layer in self.cache:
+            layer.move_row(self.slots, row, job.pos)
+        self._prefilling = None
+        self._decoding.append(job)
+        self._accept([job], self._sample([job], logits[:, -1]))
 
     def _decode(self, jobs: list[_Job]) -> None:
+        jobs = list(jobs)
         idx = torch.tensor([[j.last] for j in jobs], device=self.device)
         pos = torch.tensor([[j.pos] for j in jobs], device=self.device)
-        slots = torch.tensor([j.slot for j in jobs], device=self.device)
-        logits = self.model(idx, positions=pos, cache=self.cache, slots=slots)
+        logits = self.model(idx, positions=pos, cache=self.cache)
         for j in jobs:
             j.pos += 1
         self._accept(jobs, self._sample(jobs, logits[:, -1]))
@@ -281,6 +317,7 @@ class Engine:
             if j.p.repetition_penalty != 1.0:
                 seen = torch.tensor(sorted(j.seen), device=logits.device)
                 logits[r] = apply_repetition_penalty(logits[r], seen, j.p.repetition_penalty)
+        logits = logits[:, :self.vocab]
         return sample_rows(logits, [j.p for j in jobs], [j.generator for j in jobs]).tolist()
 
     def _accept(self, jobs: list[_Job], tokens: list[int]) -> None:
@@ -288,10 +325,11 @@ class Engine:
         for j, token in zip(jobs, tokens):
             if j.first_token_at is None:
                 j.first_token_at = now
-            if token in self.stop_ids:
+            if token in self.stop_ids and not j.p.ignore_eos:
                 self._finish(j, "stop")
                 continue
             j.generated += 1
+            self.tokens_generated += 1
             j.seen.add(token)
             j.last = token
             delta = j.stream.push(token)
@@ -310,6 +348,13 @@ class Engine:
                 job.text.append(tail)
                 job.deliver(tail)
         job.finish_reason = reason
-        self._active.remove(job)
-        self._free.append(job.slot)
+        if job is self._prefilling:
+            self._prefilling = None
+        else:
+            i, last = self._decoding.index(job), self._decoding[-1]
+            if last is not job:  # keep generating rows contiguous: the last row fills the hole
+                for layer in self.cache:
+                    layer.move_row(len(self._decoding) - 1, i, last.pos)
+                self._decoding[i] = last
+            self._decoding.pop()
         job.deliver(_END)

@@ -17,6 +17,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+# transformers' defaults where they differ from ours, for a config.json that omits the key.
+HF_DEFAULTS = {"tie_word_embeddings": False, "rms_norm_eps": 1e-6,
+               "max_position_embeddings": 2048, "pad_token_id": None}
+
+
 @dataclass
 class ModelConfig:
     """Field names match `transformers.LlamaConfig` one to one, so config.json round-trips."""
@@ -33,7 +38,7 @@ class ModelConfig:
     rope_theta: float = 10000.0
     rope_scaling: dict | None = None
     tie_word_embeddings: bool = True
-    bos_token_id: int = 1
+    bos_token_id: int | None = 1
     eos_token_id: int | list[int] = 2
     pad_token_id: int | None = 3
 
@@ -42,6 +47,12 @@ class ModelConfig:
             self.head_dim = self.hidden_size // self.num_attention_heads
         if self.num_attention_heads % self.num_key_value_heads:
             raise ValueError("num_attention_heads must be a multiple of num_key_value_heads")
+        kind = rope_type(self.rope_scaling)
+        if kind not in ROPE_SCALING_KEYS:
+            raise ValueError(f"unsupported rope_scaling type {kind!r} (supported: linear, llama3)")
+        missing = [k for k in ROPE_SCALING_KEYS[kind] if k not in self.rope_scaling]
+        if missing:
+            raise ValueError(f"rope_scaling type {kind!r} needs {', '.join(missing)}")
 
     def to_hf(self) -> dict:
         return {
@@ -57,10 +68,18 @@ class ModelConfig:
 
     @classmethod
     def from_hf(cls, d: dict) -> "ModelConfig":
+        """Read either RoPE form: top-level `rope_theta`/`rope_scaling`, or the newer
+        `rope_parameters` (which transformers 5 writes, scaling keys included)."""
         known = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
-        if "rope_theta" not in d and isinstance(d.get("rope_parameters"), dict):
-            kw["rope_theta"] = d["rope_parameters"].get("rope_theta", cls.rope_theta)
+        kw = HF_DEFAULTS | {k: v for k, v in d.items() if k in known}
+        if kw.get("num_key_value_heads") is None:  # configs from before grouped-query attention
+            kw["num_key_value_heads"] = kw.get("num_attention_heads", cls.num_attention_heads)
+        params = d.get("rope_parameters")
+        if isinstance(params, dict):
+            if "rope_theta" not in d:
+                kw["rope_theta"] = params.get("rope_theta", cls.rope_theta)
+            if d.get("rope_scaling") is None and rope_type(params) not in (None, "default"):
+                kw["rope_scaling"] = {k: v for k, v in params.items() if k != "rope_theta"}
         return cls(**kw)
 
     @property
@@ -68,25 +87,38 @@ class ModelConfig:
         return self.eos_token_id if isinstance(self.eos_token_id, list) else [self.eos_token_id]
 
 
+# The RoPE scaling types we implement, with the keys each one needs.
+ROPE_SCALING_KEYS = {
+    None: (), "default": (), "linear": ("factor",),
+    "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
+}
+
+
+def rope_type(scaling: dict | None) -> str | None:
+    """Older configs say `type`, newer ones `rope_type`."""
+    scaling = scaling or {}
+    return scaling.get("rope_type", scaling.get("type"))
+
+
 def rope_inv_freq(cfg: ModelConfig) -> torch.Tensor:
+    """Inverse frequencies as transformers' rope init functions compute them (`ModelConfig`
+    has already refused any scaling type not handled here)."""
     d = cfg.head_dim
     inv = 1.0 / (cfg.rope_theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
     scaling = cfg.rope_scaling or {}
-    kind = scaling.get("rope_type", scaling.get("type"))
+    kind = rope_type(scaling)
     if kind in (None, "default"):
         return inv
     if kind == "linear":
         return inv / float(scaling["factor"])
-    if kind == "llama3":
-        factor = float(scaling["factor"])
-        low, high = float(scaling["low_freq_factor"]), float(scaling["high_freq_factor"])
-        old_ctx = float(scaling["original_max_position_embeddings"])
-        wavelen = 2 * math.pi / inv
-        smooth = (old_ctx / wavelen - low) / (high - low)
-        scaled = torch.where(wavelen > old_ctx / low, inv / factor, inv)
-        medium = (wavelen <= old_ctx / low) & (wavelen >= old_ctx / high)
-        return torch.where(medium, (1 - smooth) * inv / factor + smooth * inv, scaled)
-    raise ValueError(f"unsupported rope_scaling type {kind!r} (supported: linear, llama3)")
+    factor = float(scaling["factor"])  # llama3
+    low, high = float(scaling["low_freq_factor"]), float(scaling["high_freq_factor"])
+    old_ctx = float(scaling["original_max_position_embeddings"])
+    wavelen = 2 * math.pi / inv
+    smooth = (old_ctx / wavelen - low) / (high - low)
+    scaled = torch.where(wavelen > old_ctx / low, inv / factor, inv)
+    medium = (wavelen <= old_ctx / low) & (wavelen >= old_ctx / high)
+    return torch.where(medium, (1 - smooth) * inv / factor + smooth * inv, scaled)
 
 
 class RMSNorm(nn.Module):
@@ -121,15 +153,20 @@ class KVCache(nn.Module):
         self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
 
     def update(self, positions: torch.Tensor, k: torch.Tensor, v: torch.Tensor, end: int,
-               slots: torch.Tensor | None = None):
-        """Write k/v [B, kv, T, hd] at positions [B, T] of the given cache rows (default: all);
-        return those rows' keys/values for [0, end)."""
-        rows = torch.arange(k.shape[0], device=k.device) if slots is None else slots
-        self.k[rows[:, None], :, positions] = k.transpose(1, 2).to(self.k.dtype)
-        self.v[rows[:, None], :, positions] = v.transpose(1, 2).to(self.v.dtype)
-        if slots is None:
-            return self.k[:, :, :end], self.v[:, :, :end]
-        return self.k[slots, :, :end], self.v[slots, :, :end]
+               first_row: int = 0):
+        """Write k/v [B, kv, T, hd] at positions [B, T] of cache rows first_row..first_row+B-1
+        and return those rows' keys/values for [0, end). Rows are a contiguous range so the
+        result is a view, never a gather copy."""
+        rows = slice(first_row, first_row + k.shape[0])
+        index = torch.arange(k.shape[0], device=k.device)[:, None]
+        self.k[rows][index, :, positions] = k.transpose(1, 2).to(self.k.dtype)
+        self.v[rows][index, :, positions] = v.transpose(1, 2).to(self.v.dtype)
+        return self.k[rows, :, :end], self.v[rows, :, :end]
+
+    def move_row(self, src: int, dst: int, length: int) -> None:
+        """Copy one row's first `length` positions to another row (engine slot compaction)."""
+        self.k[dst, :, :length] = self.k[src, :, :length]
+        self.v[dst, :, :length] = self.v[src, :, :length]
 
 
 class Attention(nn.Module):
@@ -141,29 +178,42 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.hd, bias=False)
         self.o_proj = nn.Linear(self.n_heads * self.hd, cfg.hidden_size, bias=False)
 
-    def forward(self, x, cos, sin, positions, cache: KVCache | None, end: int, slots=None):
+    def forward(self, x, ctx: "StepContext", cache: KVCache | None):
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.hd).transpose(1, 2)
         k = self.k_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)
         v = self.v_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)
-        cos, sin = cos.to(q.dtype).unsqueeze(1), sin.to(q.dtype).unsqueeze(1)
+        cos, sin = ctx.rope(q.dtype)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
-        if cache is None:
-            mask, causal = None, True
-        else:
-            k, v = cache.update(positions, k, v, end, slots)
+        if cache is not None:
+            k, v = cache.update(ctx.positions, k, v, ctx.end, ctx.first_row)
             k, v = k.to(q.dtype), v.to(q.dtype)
-            if T == 1 and B == 1:
-                mask, causal = None, False  # one query sees the whole (valid) prefix
-            else:
-                key_pos = torch.arange(end, device=x.device)
-                mask, causal = (key_pos[None, None, :] <= positions[:, :, None]).unsqueeze(1), False
-        if self.n_kv != self.n_heads:
-            rep = self.n_heads // self.n_kv
-            k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=ctx.mask, is_causal=ctx.causal,
+                                           enable_gqa=self.n_kv != self.n_heads)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
+
+
+class StepContext:
+    """What every layer needs about the current positions, computed once per forward."""
+
+    def __init__(self, cos, sin, positions, cached: bool, first_row: int):
+        B, T = positions.shape
+        self.positions, self.first_row = positions, first_row
+        self.end = int(positions.max()) + 1 if cached else T
+        self._cos, self._sin, self._rope = cos.unsqueeze(1), sin.unsqueeze(1), {}
+        if not cached:
+            self.mask, self.causal = None, True
+        elif T == 1 and B == 1:
+            self.mask, self.causal = None, False  # one query sees the whole (valid) prefix
+        else:
+            key_pos = torch.arange(self.end, device=positions.device)
+            self.mask, self.causal = (key_pos[None, None, :] <= positions[:, :, None]).unsqueeze(1), False
+
+    def rope(self, dtype):
+        if dtype not in self._rope:
+            self._rope[dtype] = (self._cos.to(dtype), self._sin.to(dtype))
+        return self._rope[dtype]
 
 
 class MLP(nn.Module):
@@ -185,8 +235,8 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin, positions, cache, end, slots=None):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, positions, cache, end, slots)
+    def forward(self, x, ctx: StepContext, cache):
+        x = x + self.self_attn(self.input_layernorm(x), ctx, cache)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -241,21 +291,21 @@ class Llama(nn.Module):
                 for _ in range(cfg.num_hidden_layers)]
 
     def forward(self, idx, targets=None, positions=None, cache: list[KVCache] | None = None,
-                last_only=False, slots=None):
+                last_only=False, first_row: int = 0):
         """idx [B, T]. With a cache, `positions` [B, T] says where each token sits; keys
         beyond a row's own positions are masked, so rows may have different lengths.
-        `slots` [B] picks the cache rows to use (default: rows 0..B-1)."""
+        Batch row b uses cache row first_row + b."""
         B, T = idx.shape
         if positions is None:
             positions = torch.arange(T, device=idx.device).expand(B, T)
-        end = int(positions.max()) + 1 if cache is not None else T
-        if end > self.rope_cos.shape[0]:
-            raise ValueError(f"sequence of {end} tokens exceeds the context of "
-                             f"{self.rope_cos.shape[0]}")
-        cos, sin = self.rope_cos[positions], self.rope_sin[positions]
+        if int(positions.max()) >= self.rope_cos.shape[0]:
+            raise ValueError(f"position {int(positions.max())} is beyond the context of "
+                             f"{self.rope_cos.shape[0]} tokens")
+        ctx = StepContext(self.rope_cos[positions], self.rope_sin[positions], positions,
+                          cache is not None, first_row)
         x = self.model.embed_tokens(idx)
         for i, layer in enumerate(self.model.layers):
-            x = layer(x, cos, sin, positions, cache[i] if cache is not None else None, end, slots)
+            x = layer(x, ctx, cache[i] if cache is not None else None)
         x = self.model.norm(x)
         if targets is None:
             return self.lm_head(x[:, -1:] if last_only else x)

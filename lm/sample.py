@@ -23,6 +23,7 @@ class SamplingParams:
     max_new_tokens: int = 128
     stop: tuple[str, ...] = field(default_factory=tuple)
     seed: int | None = None
+    ignore_eos: bool = False      # generate exactly max_new_tokens (benchmarks)
 
 
 def make_generator(seed: int | None, device) -> torch.Generator:
@@ -128,8 +129,10 @@ class TextStream:
 
 @torch.inference_mode()
 def generate_ids(model: Llama, prompt: list[int], p: SamplingParams, stop_ids: set[int],
-                 autocast_ctx=None) -> Iterator[int]:
-    """Yield new token ids one at a time, using the KV cache (prefill once, then 1 token/step)."""
+                 autocast_ctx=None, vocab_size: int | None = None) -> Iterator[int]:
+    """Yield new token ids one at a time, using the KV cache (prefill once, then 1 token/step).
+
+    `vocab_size` is the tokenizer's: rows of a padded embedding past it are never sampled."""
     if not prompt:
         raise ValueError("generation needs at least one prompt token (start with BOS)")
     ctx = autocast_ctx or contextlib.nullcontext()
@@ -144,7 +147,7 @@ def generate_ids(model: Llama, prompt: list[int], p: SamplingParams, stop_ids: s
     for _ in range(budget):
         with ctx:
             logits = model(idx, positions=pos, cache=cache, last_only=True)[0, -1]
-        logits = apply_repetition_penalty(logits, seen.unique(), p.repetition_penalty)
+        logits = apply_repetition_penalty(logits[:vocab_size], seen.unique(), p.repetition_penalty)
         token = sample_token(logits, p, gen)
         if token in stop_ids:
             return

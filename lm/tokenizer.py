@@ -6,6 +6,19 @@
 - split_digits: numbers (sizes, order ids, prices) tokenize digit by digit, consistently.
 - Role tags are *control* symbols: encoding raw text can never produce them, so a member
   who types `<|assistant|>` cannot forge a turn.
+
+`encode` is sentencepiece itself, which is what Llama-family checkpoints were trained with.
+transformers 5's `LlamaTokenizer` (a `tokenizers` BPE converted from the same .model, the only
+Llama tokenizer class left) gives the same ids with two differences, pinned by
+tests/lm/test_tokenizer_parity.py:
+- it turns `<s>`, `</s>`, `<unk>` and control symbols typed in the text into their special
+  ids unless called with `split_special_tokens=True`; we never do, for the reason above;
+- when the text starts with a space it skips sentencepiece's dummy-prefix space (" x"
+  becomes "▁x", not "▁", "▁x"), and its decode then drops that space. We keep
+  sentencepiece's behaviour: for any non-empty text ours equals transformers' encoding of
+  " " + text with its own prefix space turned off.
+`decode` drops control tokens, like transformers' `skip_special_tokens=True`. A literal
+U+2581 ("▁") in the text decodes as a space, in both.
 """
 from __future__ import annotations
 
@@ -64,8 +77,13 @@ class Tokenizer:
             raise LMError(f"{self.path} is not a sentencepiece model ({e})") from None
         self.bos_id, self.eos_id = self.sp.bos_id(), self.sp.eos_id()
         self.pad_id = self.sp.pad_id()
-        self.roles = {tag[2:-2]: self.sp.piece_to_id(tag) for tag in ROLE_TAGS
-                      if self.sp.is_control(self.sp.piece_to_id(tag))}
+        self.roles = {tag[2:-2]: self.control_id(tag) for tag in ROLE_TAGS
+                      if self.control_id(tag) is not None}
+
+    def control_id(self, piece: str) -> int | None:
+        """The id of `piece` when it is a control symbol here (text can never produce it)."""
+        i = self.sp.piece_to_id(piece)
+        return i if self.sp.id_to_piece(i) == piece and self.sp.is_control(i) else None
 
     @property
     def vocab_size(self) -> int:

@@ -123,6 +123,31 @@ class Archive:
         )
         return [_message(row) for row in reversed(rows)]
 
+    async def reply_chain(self, message_id: int, limit: int) -> list[ArchivedMessage]:
+        """``message_id`` and the messages it replies to, up to ``limit`` in all, oldest first.
+
+        One recursive query instead of one round trip per hop. Hops stop at a message that
+        is not archived (sent before the bot joined, or deleted).
+        """
+        rows = await self._db.fetchall(
+            "WITH RECURSIVE chain(id, depth) AS (SELECT ?, 1 UNION ALL "
+            "SELECT m.reply_to_id, chain.depth + 1 FROM messages m JOIN chain "
+            "ON m.message_id = chain.id WHERE m.reply_to_id IS NOT NULL AND chain.depth < ?) "
+            f"{_SELECT} WHERE message_id IN (SELECT id FROM chain) ORDER BY message_id",
+            (message_id, limit),
+        )
+        return [_message(row) for row in rows]
+
+    async def has_spoken_in_thread(self, thread_id: int, author_id: int) -> bool:
+        """Whether ``author_id`` posted in the thread or wrote the message it was started
+        from (on Discord a thread started from a message shares that message's id)."""
+        row = await self._db.fetchone(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE thread_id = ? AND author_id = ?) "
+            "OR EXISTS (SELECT 1 FROM messages WHERE message_id = ? AND author_id = ?)",
+            (thread_id, author_id, thread_id, author_id),
+        )
+        return bool(row[0])
+
 
 class ArchiveWriter:
     """Write-behind buffer: gateway events append, one transaction per batch hits disk.

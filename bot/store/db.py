@@ -43,8 +43,7 @@ async def _connect(path: Path, *, read_only: bool) -> aiosqlite.Connection:
         # First, so that even switching to WAL waits for another process instead of failing.
         await conn.execute("PRAGMA busy_timeout = 5000")
         if not read_only:
-            rows = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
-            mode = list(rows)[0][0]
+            mode = await _enable_wal(conn)
             if mode != "wal":
                 raise StoreError(f"{path}: cannot use WAL journal mode (got {mode!r})")
         for pragma in PRAGMAS:
@@ -56,6 +55,19 @@ async def _connect(path: Path, *, read_only: bool) -> aiosqlite.Connection:
         await conn.close()
         raise
     return conn
+
+
+async def _enable_wal(conn: aiosqlite.Connection, attempts: int = 50) -> str:
+    """Switch to WAL, retrying: when two processes open a new database at once, SQLite can
+    answer SQLITE_BUSY at once here (deadlock avoidance) without calling the busy handler."""
+    for _ in range(attempts - 1):
+        try:
+            return list(await conn.execute_fetchall("PRAGMA journal_mode = WAL"))[0][0]
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e):
+                raise
+            await asyncio.sleep(0.1)
+    return list(await conn.execute_fetchall("PRAGMA journal_mode = WAL"))[0][0]
 
 
 class Database:

@@ -1,8 +1,24 @@
-"""Fixtures: every storage test runs against a real SQLite file in its own tmp_path."""
+"""Fixtures: real SQLite files in tmp_path, and one tiny real model shared by the session.
 
+The model is random-init (no training: the bot tests check plumbing, not prose), with a
+real sentencepiece tokenizer that has our chat role tags, saved and loaded through the
+same `lm.checkpoint` path a trained model takes.
+"""
+
+from pathlib import Path
+
+import pytest
 import pytest_asyncio
+import torch
 
+from bot.model import LocalModel
 from bot.store import Archive, Database
+from lm.checkpoint import save_model
+from lm.clean import document_text, load_corpus
+from lm.model import Llama, ModelConfig
+from lm.tokenizer import train_tokenizer
+
+CONTEXT = 256
 
 
 @pytest_asyncio.fixture
@@ -15,3 +31,24 @@ async def db(tmp_path):
 @pytest_asyncio.fixture
 async def archive(db):
     return Archive(db)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tiny_model")
+    texts = [document_text(doc) for doc in load_corpus(["chitchat"], limit=300)]
+    tok_path = train_tokenizer(texts, 512, out / "tokenizer.model")
+    torch.manual_seed(0)
+    model = Llama(ModelConfig(vocab_size=512, hidden_size=48, intermediate_size=96,
+                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                              max_position_embeddings=CONTEXT))
+    model.init_weights()
+    save_model(model, tok_path, out)
+    return out
+
+
+@pytest_asyncio.fixture
+async def local_model(tiny_model_dir):
+    model = LocalModel.load(tiny_model_dir, device="cpu")
+    yield model
+    await model.close()

@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from .test_train import FAST, run_cli, start_dir
+from .test_train import run_cli, start_dir
 
 
 def one_line_error(r, match):

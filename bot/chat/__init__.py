@@ -1,0 +1,1 @@
+"""Chat: when and how the bot answers members. Plain async Python, no Discord imports."""

@@ -1,0 +1,130 @@
+"""Prompt assembly: what the model sees, fitted to its context window.
+
+The budget is the context window minus the answer's ``max_new_tokens`` minus the
+template's fixed tokens. Two parts are always kept: the system turn (persona plus the
+member's profile) and the message being answered. If they overflow, the message is first
+cut to half the budget (keeping its end, where the question usually is), then the oldest
+facts go, and only then is the persona cut; so neither a huge message nor a huge persona
+can crowd the other out.
+
+History fills what is left, by source in order of relevance: the reply chain or thread,
+then the channel's recent messages, then the member's own recent messages elsewhere in
+the guild. Within a source the newest turns go in first, so when room runs out the
+oldest are dropped. The chosen turns are then put back in time order. The bot's own
+messages become assistant turns; everyone else's are user turns prefixed with the
+author's name, since a channel is a group conversation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from bot.chat.events import Incoming
+from bot.chat.memory import render_profile
+from bot.chat.text import clean_text
+from bot.model import PROMPT_OVERHEAD, TURN_OVERHEAD
+from bot.store import Archive, ArchivedMessage
+
+NAMES_NOTE = "Members' messages start with their name."
+TURN_CHARS = 800  # one history message in the prompt; longer ones are cut
+MAX_PIECE_CHARS = 16  # sentencepiece's default max_piece_length
+
+
+def user_turn(name: str, content: str) -> str:
+    return f"{name}: {content}"
+
+
+def system_prompt(persona: str, profile: str) -> str:
+    return "\n\n".join(part for part in (persona, NAMES_NOTE, profile) if part)
+
+
+def fit(text: str, max_tokens: int, count: Callable[[str], int], *, keep_end: bool = False) -> str:
+    """The longest start (or end) of ``text`` within ``max_tokens``, by binary search."""
+    if count(text) <= max_tokens:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        part = text[-mid:] if keep_end else text[:mid]
+        if count(part) <= max_tokens:
+            low = mid
+        else:
+            high = mid - 1
+    return (text[-low:] if keep_end else text[:low]) if low else ""
+
+
+def assemble(
+    *,
+    persona: str,
+    name: str,
+    facts: Sequence[str],
+    history: Sequence[Sequence[ArchivedMessage]],
+    current: str,
+    bot_user_id: int,
+    budget: int,
+    count: Callable[[str], int],
+) -> list[tuple[str, str]]:
+    """Build the chat messages for one answer; see the module docstring for the rules."""
+
+    def cost(text: str) -> int:
+        return count(text) + TURN_OVERHEAD
+
+    facts = list(facts)
+    system = system_prompt(persona, render_profile(name, facts))
+    question = user_turn(name, current)
+    if cost(question) > budget // 2:
+        room = max(budget // 2 - cost(user_turn(name, "…")), 0)
+        # No token spans more than MAX_PIECE_CHARS characters, so this tail holds at least
+        # ``room`` tokens: fitting it is as good as fitting the whole, and much faster.
+        tail = current[-room * MAX_PIECE_CHARS:] if room else ""
+        question = user_turn(name, "…" + fit(tail, room, count, keep_end=True))
+    while facts and cost(system) + cost(question) > budget:
+        facts.pop(0)
+        system = system_prompt(persona, render_profile(name, facts))
+    if cost(system) + cost(question) > budget:
+        system = fit(system, max(budget - cost(question), 0) - TURN_OVERHEAD, count)
+
+    remaining = budget - cost(system) - cost(question)
+    chosen: dict[int, tuple[str, str]] = {}
+    for source in history:
+        for message in reversed(source):
+            if message.message_id in chosen or not message.content.strip():
+                continue
+            turn = _turn(message, bot_user_id)
+            needed = cost(turn[1])
+            if needed > remaining:
+                break
+            chosen[message.message_id] = turn
+            remaining -= needed
+    turns = [chosen[key] for key in sorted(chosen)]
+    return [("system", system), *turns, ("user", question)]
+
+
+def _turn(message: ArchivedMessage, bot_user_id: int) -> tuple[str, str]:
+    content = clean_text(message.content)
+    if len(content) > TURN_CHARS:
+        content = content[:TURN_CHARS] + "…"
+    if message.author_id == bot_user_id:
+        return ("assistant", content)
+    return ("user", user_turn(message.author_name or "someone", content))
+
+
+async def fetch_history(
+    archive: Archive, msg: Incoming, limit: int
+) -> list[list[ArchivedMessage]]:
+    """The history sources for ``msg``, most relevant first, each oldest first, holding
+    only messages older than ``msg``."""
+    sources: list[list[ArchivedMessage]] = []
+    if msg.reply_to_id is not None:
+        sources.append(await archive.reply_chain(msg.reply_to_id, limit))
+    if msg.thread_id is not None:
+        starter = await archive.reply_chain(msg.thread_id, limit)
+        sources.append(starter + await archive.thread(msg.thread_id, limit + 1))
+    else:
+        sources.append(await archive.recent(msg.channel_id, limit, before_id=msg.message_id))
+    sources.append(await archive.by_author(msg.guild_id, msg.author_id, limit // 2 + 1))
+    return [[m for m in source if m.message_id < msg.message_id] for source in sources]
+
+
+def budget_for(context_window: int, max_new_tokens: int) -> int:
+    return context_window - max_new_tokens - PROMPT_OVERHEAD

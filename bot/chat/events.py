@@ -1,0 +1,97 @@
+"""What adapters hand the chat domain, and what the domain hands back to them.
+
+Adapters (Discord, console) translate their world into ``Incoming`` and implement
+``ReplyChannel``/``SentMessage``; the domain never sees a discord object, so the same
+handlers run on both and are tested without a network.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.chat.text import clean_text
+from bot.store import ArchivedMessage
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message as the domain sees it. Times are unix milliseconds UTC.
+
+    ``channel_id`` is the text channel (a thread's parent); ``thread_id`` is set inside a
+    thread. ``guild_id`` is None in direct messages. ``reply_to_author_id`` is the author
+    of the message this one replies to, when the adapter knows it.
+    """
+
+    message_id: int
+    guild_id: int | None
+    channel_id: int
+    channel_name: str
+    author_id: int
+    author_name: str
+    content: str
+    created_at: int
+    thread_id: int | None = None
+    author_is_bot: bool = False
+    reply_to_id: int | None = None
+    reply_to_author_id: int | None = None
+    mentions_bot: bool = False
+
+    @property
+    def is_dm(self) -> bool:
+        return self.guild_id is None
+
+    @property
+    def conversation_id(self) -> int:
+        """Where an answer goes and what the concurrency limit counts: the thread or channel."""
+        return self.thread_id or self.channel_id
+
+    def archived(self) -> ArchivedMessage:
+        return ArchivedMessage(
+            message_id=self.message_id,
+            guild_id=self.guild_id,
+            channel_id=self.channel_id,
+            thread_id=self.thread_id,
+            author_id=self.author_id,
+            author_name=clean_text(self.author_name),
+            content=clean_text(self.content),
+            created_at=self.created_at,
+            is_bot=self.author_is_bot,
+            reply_to_id=self.reply_to_id,
+        )
+
+
+class SentMessage(Protocol):
+    """A message the bot posted, which it may still edit or withdraw."""
+
+    @property
+    def id(self) -> int: ...
+
+    async def edit(self, text: str) -> None: ...
+
+    async def delete(self) -> None: ...
+
+
+class ReplyChannel(Protocol):
+    """Where the answer to one incoming message goes.
+
+    ``send(text, reply=True)`` posts as a reply to that message (on Discord, a message
+    reference; it pings the author only when REPLY_PING is configured); ``reply=False``
+    posts a plain follow-up, used for the second and later parts of a long answer.
+    """
+
+    def typing(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def send(self, text: str, *, reply: bool) -> SentMessage: ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who runs a command, and where. ``is_moderator`` is decided by the adapter (Discord
+    permissions, or ``--mods`` in the console)."""
+
+    user_id: int
+    name: str
+    guild_id: int | None
+    is_moderator: bool = False

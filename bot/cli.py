@@ -1,0 +1,128 @@
+"""``python -m bot``: run the bot (Discord or console), migrate, or back up.
+
+    python -m bot                  Discord when DISCORD_TOKEN is set, else the console
+    python -m bot console [--mods a,b] [--model DIR] [--db PATH]
+    python -m bot migrate [--db PATH]
+    python -m bot backup PATH [--db PATH]
+
+Problems an operator can fix (a bad setting, an unusable database or model folder) print
+one line and exit with status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.store import StoreError
+from lm.errors import LMError
+
+log = logging.getLogger("bot")
+
+DISCORD_HINT = ("No DISCORD_TOKEN is set, so this is the console: the same bot, in your "
+                "terminal. To connect it to Discord, see \"Connect to Discord\" in README.md.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m bot", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="command")
+
+    def common(p: argparse.ArgumentParser, model: bool = True) -> None:
+        p.add_argument("--db", type=Path, metavar="PATH", help="database file (default: DATABASE_PATH)")
+        if model:
+            p.add_argument("--model", type=Path, metavar="DIR",
+                           help="Llama-format model folder (default: MODEL_DIR, else the cached "
+                                "default model, trained on first run)")
+
+    p = sub.add_parser("console", help="chat with the bot in this terminal (a simulated guild)")
+    common(p)
+    p.add_argument("--mods", default="", metavar="a,b", help="members with moderator permissions")
+    p = sub.add_parser("discord", help="connect to Discord (needs DISCORD_TOKEN)")
+    common(p)
+    p = sub.add_parser("migrate", help="apply database migrations")
+    common(p, model=False)
+    p = sub.add_parser("backup", help="write a consistent copy of the database, even while it runs")
+    p.add_argument("path", type=Path)
+    common(p, model=False)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command is not None and args.db is not None:
+            settings = dataclasses.replace(settings, database_path=args.db)
+        command = args.command or ("discord" if settings.discord_token else "console")
+        if command != "discord":  # Discord mode uses discord.py's own log setup
+            logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                                format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if command == "migrate":
+            return _migrate(settings)
+        if command == "backup":
+            return _backup(settings, args.path)
+        if command == "discord" and settings.discord_token is None:
+            raise ConfigError("DISCORD_TOKEN: not set; put the bot token in .env or the "
+                              "environment (see README.md), or run `python -m bot console`")
+        model_dir = _model_dir(settings, getattr(args, "model", None))
+        if command == "discord":
+            from bot.discord_app.app import run_discord
+
+            return run_discord(settings, model_dir)
+        from bot.console import BOT_NAME
+
+        banner = "" if args.command == "console" else DISCORD_HINT + "\n"
+        print(banner + f"Mention @{BOT_NAME} to ask it something.", file=sys.stderr)
+        mods = frozenset(m.strip() for m in getattr(args, "mods", "").split(",") if m.strip())
+        asyncio.run(_console(settings, model_dir, mods))
+        return 0
+    except (ConfigError, StoreError, LMError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def _model_dir(settings: Settings, override: Path | None) -> Path:
+    from bot.firstrun import resolve_model_dir
+
+    return resolve_model_dir(override, settings.model_dir, settings.data_dir)
+
+
+def _migrate(settings: Settings) -> int:
+    from bot.store import migrate
+
+    applied = asyncio.run(migrate(settings.database_path))
+    done = f"applied {', '.join(map(str, applied))}" if applied else "already up to date"
+    print(f"{settings.database_path}: {done}")
+    return 0
+
+
+def _backup(settings: Settings, dest: Path) -> int:
+    from bot.store import backup
+
+    asyncio.run(backup(settings.database_path, dest))
+    print(f"backed up {settings.database_path} to {dest}")
+    return 0
+
+
+async def _console(settings: Settings, model_dir: Path, mods: frozenset[str]) -> None:
+    from bot import runtime
+    from bot.console import BOT_ID, BOT_NAME, run_console
+
+    model = await runtime.load_model(model_dir)
+    try:
+        rt = await runtime.start(settings, model, bot_user_id=BOT_ID, bot_name=BOT_NAME)
+    except BaseException:
+        await model.close()
+        raise
+    try:
+        await run_console(rt.chat, mods=mods)
+    finally:
+        await rt.close()

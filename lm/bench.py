@@ -1,0 +1,220 @@
+"""`python -m lm bench --model DIR`: serving measurements for any checkpoint.
+
+Everything is measured in one process, side by side with Hugging Face `generate` on the
+same weights when transformers is installed:
+
+- batch-1 decode tokens/s at a forced output length, in fp32 and each side's fastest
+  precision (ours: bf16 weights where the CPU has native bf16; HF: the faster of fp32/bf16);
+- concurrent serving (1, 4, 16, 64 requests of mixed prompt and output lengths): aggregate
+  tokens/s and p50/p95 time-to-first-token and latency, against HF serving the same
+  requests one after another;
+- asyncio loop lag p99 while the engine is saturated;
+- weight bytes/s at batch 1 as a fraction of measured memory bandwidth.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import torch
+
+from .checkpoint import TOKENIZER, load_model
+from .device import pick_dtype
+from .engine import Engine, Request
+from .model import Llama
+from .sample import SamplingParams
+from .tokenizer import Tokenizer
+
+
+def percentile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, math.ceil(q / 100 * len(xs)) - 1))]
+
+
+def memory_bandwidth(gib: float = 1.0) -> float:
+    """Bytes/s of a large tensor copy (read + write), the roofline for decode."""
+    n = int(gib * (1 << 30) / 4)
+    src, dst = torch.ones(n), torch.empty(n)
+    dst.copy_(src)
+    best = min(_timed(lambda: dst.copy_(src)) for _ in range(5))
+    return 2 * n * 4 / best
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def weight_bytes(model: Llama) -> int:
+    seen, total = set(), 0
+    for p in model.parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            total += p.numel() * p.element_size()
+    return total
+
+
+def workload(n: int, seed: int = 0, max_prompt: int = 400) -> list[tuple[int, int]]:
+    """(prompt tokens, output tokens) pairs, prompts 16-400 and outputs 16-128."""
+    rnd = random.Random(seed)
+    return [(rnd.randint(16, max_prompt), rnd.randint(16, 128)) for _ in range(n)]
+
+
+def prompt_text(tok: Tokenizer, n_tokens: int, seed: int) -> str:
+    """Text that encodes to about n_tokens: random ordinary pieces, decoded."""
+    rnd = random.Random(seed)
+    ordinary = [i for i in range(tok.vocab_size) if not (tok.sp.is_control(i) or tok.sp.is_byte(i)
+                                                        or tok.sp.is_unknown(i))]
+    ids = [rnd.choice(ordinary) for _ in range(n_tokens)]
+    return tok.decode(ids)
+
+
+def forced(n: int) -> SamplingParams:
+    return SamplingParams(temperature=0, max_new_tokens=n, ignore_eos=True)
+
+
+async def engine_decode_tok_s(model, tok, new_tokens: int) -> float:
+    eng = Engine(model, tok, slots=1).start()
+    try:
+        await eng.complete(Request(prompt="warm up", params=forced(8)))
+        r = await eng.complete(Request(prompt=prompt_text(tok, 16, 1), params=forced(new_tokens)))
+        return (r.completion_tokens - 1) / (r.latency_s - r.ttft_s)
+    finally:
+        await eng.close()
+
+
+async def engine_serving(model, tok, jobs: list[tuple[int, int]], slots: int) -> dict:
+    eng = Engine(model, tok, slots=slots, max_queue=len(jobs)).start()
+    lags, running = [], True
+
+    async def ticker():
+        while running:
+            t = time.perf_counter()
+            await asyncio.sleep(0.001)
+            lags.append(time.perf_counter() - t - 0.001)
+
+    try:
+        await eng.complete(Request(prompt="warm up", params=forced(4)))
+        tick = asyncio.create_task(ticker())
+        reqs = [Request(prompt=prompt_text(tok, p, i), params=forced(o)) for i, (p, o) in enumerate(jobs)]
+        t0 = time.perf_counter()
+        results = await asyncio.gather(*(eng.complete(r) for r in reqs))
+        wall = time.perf_counter() - t0
+        running = False
+        await tick
+    finally:
+        await eng.close()
+    tokens = sum(r.completion_tokens for r in results)
+    return {"tok_s": tokens / wall, "ttft": [r.ttft_s for r in results],
+            "latency": [r.latency_s for r in results], "loop_lag_ms": [x * 1e3 for x in lags]}
+
+
+def hf_model(folder: Path, dtype: torch.dtype):
+    import transformers
+    return transformers.LlamaForCausalLM.from_pretrained(folder, dtype=dtype).eval()
+
+
+class _FirstToken:
+    """A transformers streamer that notes when the first generated token arrives."""
+
+    def __init__(self):
+        self.calls, self.first = 0, None
+
+    def put(self, value):
+        self.calls += 1
+        if self.calls == 2 and self.first is None:
+            self.first = time.perf_counter()
+
+    def end(self):
+        pass
+
+
+@torch.inference_mode()
+def hf_generate(hf, ids: list[int], n: int, streamer=None):
+    x = torch.tensor([ids])
+    return hf.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=n, min_new_tokens=n,
+                       do_sample=False, streamer=streamer, pad_token_id=0)
+
+
+def hf_decode_tok_s(hf, tok: Tokenizer, new_tokens: int) -> float:
+    ids = [tok.bos_id, *tok.encode(prompt_text(tok, 16, 1))]
+    hf_generate(hf, ids, 8)
+    s = _FirstToken()
+    hf_generate(hf, ids, new_tokens, s)
+    return (new_tokens - 1) / (time.perf_counter() - s.first)
+
+
+def hf_serial(hf, tok: Tokenizer, jobs: list[tuple[int, int]]) -> dict:
+    """The same requests, all arriving at t0, served one after another."""
+    prompts = [[tok.bos_id, *tok.encode(prompt_text(tok, p, i))] for i, (p, _) in enumerate(jobs)]
+    ttft, latency, tokens = [], [], 0
+    t0 = time.perf_counter()
+    for ids, (_, n) in zip(prompts, jobs):
+        s = _FirstToken()
+        hf_generate(hf, ids, n, s)
+        now = time.perf_counter()
+        ttft.append(s.first - t0)
+        latency.append(now - t0)
+        tokens += n
+    return {"tok_s": tokens / (time.perf_counter() - t0), "ttft": ttft, "latency": latency}
+
+
+def run(folder: Path, concurrency=(1, 4, 16, 64), new_tokens: int = 128, threads: int | None = None,
+        hf: bool = True, serial_up_to: int = 16) -> dict:
+    if threads:
+        torch.set_num_threads(threads)
+    folder = Path(folder)
+    tok = Tokenizer(folder / TOKENIZER)
+    fast = pick_dtype(torch.device("cpu"), "auto")
+    ours = {"fp32": load_model(folder), "fast": load_model(folder, dtype=fast)}
+    ctx = ours["fp32"].config.max_position_embeddings
+    out: dict = {"model": str(folder), "params": ours["fp32"].num_params(), "threads": torch.get_num_threads(),
+                 "fast_dtype": str(fast).removeprefix("torch."), "context": ctx}
+    out["decode_tok_s_fp32"] = asyncio.run(engine_decode_tok_s(ours["fp32"], tok, new_tokens))
+    out["decode_tok_s"] = max(out["decode_tok_s_fp32"],
+                              asyncio.run(engine_decode_tok_s(ours["fast"], tok, new_tokens)))
+    bw = memory_bandwidth()
+    out["memory_bandwidth_gb_s"] = bw / 1e9
+    out["bandwidth_fraction"] = weight_bytes(ours["fast"]) * out["decode_tok_s"] / bw
+    best = "fast" if out["decode_tok_s"] > out["decode_tok_s_fp32"] else "fp32"
+    models = {}
+    if hf:
+        models = {"fp32": hf_model(folder, torch.float32), "bf16": hf_model(folder, torch.bfloat16)}
+        out["hf_decode_tok_s_fp32"] = hf_decode_tok_s(models["fp32"], tok, new_tokens)
+        out["hf_decode_tok_s_bf16"] = hf_decode_tok_s(models["bf16"], tok, new_tokens)
+        out["hf_decode_tok_s"] = max(out["hf_decode_tok_s_fp32"], out["hf_decode_tok_s_bf16"])
+        out["decode_speedup_vs_hf"] = out["decode_tok_s"] / out["hf_decode_tok_s"]
+        hf_best = models["fp32" if out["hf_decode_tok_s_fp32"] >= out["hf_decode_tok_s_bf16"] else "bf16"]
+    lags = []
+    for c in concurrency:
+        jobs = workload(c, seed=c, max_prompt=min(400, ctx - 129))
+        r = asyncio.run(engine_serving(ours[best], tok, jobs, slots=min(c, 64)))
+        lags += r["loop_lag_ms"]
+        out[f"aggregate_tok_s_c{c}"] = r["tok_s"]
+        out[f"p50_ttft_s_c{c}"], out[f"p95_ttft_s_c{c}"] = percentile(r["ttft"], 50), percentile(r["ttft"], 95)
+        out[f"p50_latency_s_c{c}"] = percentile(r["latency"], 50)
+        out[f"p95_latency_s_c{c}"] = percentile(r["latency"], 95)
+        if hf and c <= serial_up_to:
+            s = hf_serial(hf_best, tok, jobs)
+            out[f"hf_serial_tok_s_c{c}"] = s["tok_s"]
+            out[f"hf_serial_p95_ttft_s_c{c}"] = percentile(s["ttft"], 95)
+            out[f"hf_serial_p95_latency_s_c{c}"] = percentile(s["latency"], 95)
+            out[f"throughput_ratio_c{c}"] = r["tok_s"] / s["tok_s"]
+            out[f"p95_latency_ratio_c{c}"] = (out[f"p95_latency_s_c{c}"]
+                                               / out[f"hf_serial_p95_latency_s_c{c}"])
+    out["loop_lag_p99_ms"] = percentile(lags, 99)
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def main(model: Path, **kw) -> None:
+    try:
+        import transformers  # noqa: F401
+        hf = True
+    except ImportError:
+        hf = False
+    print(json.dumps(run(model, hf=hf, **kw), indent=2))

@@ -1,0 +1,190 @@
+"""Chat templates: how (role, content) turns become token ids, and where a reply stops.
+
+A template renders turns into parts: text, and token ids (BOS, EOS, control symbols) that
+no text can produce. Each run of text between ids is encoded with sentencepiece on its own,
+so it gets the dummy-prefix space: that is how Meta's Llama reference code and the
+sentencepiece-style ("legacy") tokenizers these chat models were fine-tuned with split a
+prompt at special tokens.
+
+- lm      our role tags, `<s><|user|>{content}<|end|>...<|assistant|>`, all control symbols.
+- zephyr  TinyLlama-Chat: `<s><|user|>\\n{content}</s>\\n...<|assistant|>\\n`; plain-text tags.
+- llama2  `<s>[INST] <<SYS>>\\n{system}\\n<</SYS>>\\n\\n{user} [/INST] {reply} </s>`. Runs of
+          turns from one role are joined with a newline, since the format must alternate.
+- chatml  `<s><|im_start|>{role}\\n{content}<|im_end|>\\n...`; the tags are ids when
+          tokenizer.model has them as control symbols, plain text otherwise.
+
+Forging turns: with `lm`, a member who types `<|assistant|>` gets those characters, never
+the tag. Plain-text templates cannot promise that: typed `<|assistant|>\\n` (zephyr) or
+`[/INST]` (llama2) encode to the very tokens the template uses. What a member can never
+type are the ids around real boundaries (a typed `</s>` stays the characters `</s>`), so
+a forged turn differs from a real one only by a missing EOS or BOS, and a model may not
+notice. Use the `lm` format (or control-symbol ChatML tags) where that matters.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .errors import LMError
+from .tokenizer import Tokenizer
+
+ROLES = ("system", "user", "assistant")
+Message = tuple[str, str]
+Part = str | int
+
+# Our format as a Jinja chat_template, so transformers can chat with our folders too.
+LM_CHAT_TEMPLATE = ("{{ bos_token }}{% for message in messages %}"
+                    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}"
+                    "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}")
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    render: Callable[[Tokenizer, list[Message], bool], list[Part]]
+    stop_strings: tuple[str, ...] = ()  # text that ends a reply (and is not shown)
+    stop_pieces: tuple[str, ...] = ()   # control symbols that end a reply, where the vocab has them
+
+    def parts(self, tok: Tokenizer, messages: Sequence[Message],
+              add_generation_prompt: bool = True) -> list[Part]:
+        for role, _ in messages:
+            if role not in ROLES:
+                raise LMError(f"unknown chat role {role!r} (use {', '.join(ROLES)})")
+        return self.render(tok, list(messages), add_generation_prompt)
+
+    def encode(self, tok: Tokenizer, messages: Sequence[Message],
+               add_generation_prompt: bool = True) -> list[int]:
+        """Prompt ids, BOS included."""
+        ids: list[int] = []
+        text = ""
+        for part in [*self.parts(tok, messages, add_generation_prompt), None]:
+            if isinstance(part, str):
+                text += part
+                continue
+            if text:
+                ids += tok.encode(text)
+                text = ""
+            if part is not None:
+                ids.append(part)
+        return ids
+
+    def stop_ids(self, tok: Tokenizer) -> set[int]:
+        ids = {tok.eos_id}
+        for piece in self.stop_pieces:
+            if tok.control_id(piece) is not None:
+                ids.add(tok.control_id(piece))
+        return ids
+
+
+def _lm(tok: Tokenizer, messages: list[Message], gen: bool) -> list[Part]:
+    return [tok.bos_id, *tok.encode_chat(messages, add_generation_prompt=gen)]
+
+
+def _zephyr(tok: Tokenizer, messages: list[Message], gen: bool) -> list[Part]:
+    parts: list[Part] = [tok.bos_id]
+    for role, content in messages:
+        parts += [f"<|{role}|>\n{content}", tok.eos_id, "\n"]
+    return parts + ["<|assistant|>\n"] if gen else parts
+
+
+def _llama2(tok: Tokenizer, messages: list[Message], gen: bool) -> list[Part]:
+    system = None
+    if messages and messages[0][0] == "system":
+        system, messages = messages[0][1], messages[1:]
+    runs: list[Message] = []
+    for role, content in messages:
+        if role == "system":
+            raise LMError("the llama2 template takes one system message, at the start")
+        if runs and runs[-1][0] == role:
+            runs[-1] = (role, f"{runs[-1][1]}\n{content}")
+        else:
+            runs.append((role, content))
+    parts: list[Part] = []
+    for role, content in runs:
+        if role == "user":
+            if system is not None:
+                content, system = f"<<SYS>>\n{system}\n<</SYS>>\n\n{content}", None
+            parts += [tok.bos_id, f"[INST] {content.strip()} [/INST]"]
+        else:
+            parts += [f" {content.strip()} ", tok.eos_id]
+    return parts  # the prompt already ends with [/INST], so `gen` adds nothing
+
+
+def _chatml(tok: Tokenizer, messages: list[Message], gen: bool) -> list[Part]:
+    start = tok.control_id("<|im_start|>") or "<|im_start|>"
+    end = tok.control_id("<|im_end|>") or "<|im_end|>"
+    parts: list[Part] = [tok.bos_id]
+    for role, content in messages:
+        parts += [start, f"{role}\n{content}", end, "\n"]
+    return parts + [start, "assistant\n"] if gen else parts
+
+
+TEMPLATES = {t.name: t for t in (
+    Template("lm", _lm, stop_pieces=("<|end|>",)),
+    Template("zephyr", _zephyr, stop_strings=("<|user|>", "<|system|>", "<|assistant|>")),
+    Template("llama2", _llama2, stop_strings=("[INST]",)),
+    Template("chatml", _chatml, stop_strings=("<|im_end|>", "<|im_start|>"),
+             stop_pieces=("<|im_end|>",)),
+)}
+
+# How to recognise a checkpoint's Jinja chat_template: every marker present, first match wins.
+RECOGNISE = (
+    ("chatml", ("<|im_start|>", "<|im_end|>")),
+    ("llama2", ("[INST]", "<<SYS>>")),
+    ("zephyr", ("<|user|>", "<|assistant|>", "eos_token")),
+)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise LMError(f"{path} is not valid JSON: {e}") from None
+
+
+def template_name(folder: Path) -> str | None:
+    """The template a model folder asks for: our `lm_template` key in tokenizer_config.json,
+    else a recognised `chat_template` there (or in chat_template.jinja, where newer
+    transformers put it), else `lm` when the tokenizer has our role tags; None if unknown."""
+    from .checkpoint import CHAT_TEMPLATE, TOKENIZER, TOKENIZER_CONFIG
+    folder = Path(folder)
+    cfg = _read_json(folder / TOKENIZER_CONFIG) if (folder / TOKENIZER_CONFIG).exists() else {}
+    if cfg.get("lm_template") in TEMPLATES:
+        return cfg["lm_template"]
+    chat = cfg.get("chat_template")
+    if isinstance(chat, list):  # named templates: [{"name": "default", "template": "..."}]
+        chat = next((t.get("template") for t in chat if t.get("name") == "default"), None)
+    if chat is None and (folder / CHAT_TEMPLATE).exists():
+        chat = (folder / CHAT_TEMPLATE).read_text()
+    if isinstance(chat, str):
+        for name, markers in RECOGNISE:
+            if all(m in chat for m in markers):
+                return name
+    if (folder / TOKENIZER).exists() and Tokenizer(folder / TOKENIZER).has_role_tags:
+        return "lm"
+    return None
+
+
+def template_for(folder: Path, override: str | None = None) -> Template:
+    """The chat template for a model folder; `override` (a config value or --template)
+    wins over what the folder says."""
+    name = override or template_name(folder)
+    if name is None:
+        raise LMError(f"{folder}: no recognisable chat template in tokenizer_config.json; "
+                      f"choose one with --template ({', '.join(TEMPLATES)})")
+    if name not in TEMPLATES:
+        raise LMError(f"unknown chat template {name!r} (choose from {', '.join(TEMPLATES)})")
+    return TEMPLATES[name]
+
+
+def tokenizer_config(tok: Tokenizer) -> dict | None:
+    """tokenizer_config.json for a tokenizer with our role tags: the name `template_for`
+    reads, and the same format as Jinja for transformers' apply_chat_template."""
+    if not tok.has_role_tags:
+        return None
+    piece = tok.sp.id_to_piece
+    return {"lm_template": "lm", "chat_template": LM_CHAT_TEMPLATE,
+            "bos_token": piece(tok.bos_id), "eos_token": piece(tok.eos_id),
+            "unk_token": piece(tok.sp.unk_id()), "add_bos_token": True, "add_eos_token": False}

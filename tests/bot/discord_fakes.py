@@ -1,0 +1,82 @@
+"""Fakes of discord.py objects at the network boundary: ``MagicMock(spec_set=...)`` of the
+real classes, so a misspelt attribute fails and ``isinstance`` checks still hold."""
+
+from datetime import datetime, timezone
+from unittest.mock import MagicMock
+
+import discord
+
+from tests.bot.recorder import next_id
+
+NOW = datetime(2025, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def fake_user(name, *, bot=False, cls=discord.Member):
+    user = MagicMock(spec_set=cls)
+    user.id = next_id()
+    user.display_name = name
+    user.bot = bot
+    return user
+
+
+def fake_guild():
+    guild = MagicMock(spec_set=discord.Guild)
+    guild.id = next_id()
+    return guild
+
+
+_POSTED = {}
+
+
+def fake_posted(channel):
+    """What ``channel.send`` returns: a message the bot can edit and delete."""
+    message = MagicMock(spec_set=discord.Message)
+    message.id = next_id()
+    posted(channel).append(message)
+    return message
+
+
+def fake_channel(name="general", *, cls=discord.TextChannel, parent=None):
+    channel = MagicMock(spec_set=cls)
+    channel.id = next_id()
+    channel.name = name
+    channel.send.side_effect = lambda *args, **kwargs: fake_posted(channel)
+    if cls is discord.Thread:
+        channel.parent = parent
+        channel.parent_id = parent.id
+    return channel
+
+
+def fake_message(content, *, author, channel, guild, mentions=(), reply_to=None):
+    message = MagicMock(spec_set=discord.Message)
+    message.id = next_id()
+    message.type = discord.MessageType.reply if reply_to else discord.MessageType.default
+    message.content = message.clean_content = content
+    message.author = author
+    message.channel = channel
+    message.guild = guild
+    message.mentions = list(mentions)
+    message.created_at = NOW
+    message.edited_at = None
+    message.to_reference.return_value = MagicMock(spec_set=discord.MessageReference)
+    if reply_to is None:
+        message.reference = None
+    else:
+        reference = MagicMock(spec_set=discord.MessageReference)
+        reference.message_id = reply_to.id
+        reference.resolved = reply_to
+        message.reference = reference
+    return message
+
+
+def posted(channel):
+    """The messages the bot posted in ``channel``, in order."""
+    return _POSTED.setdefault(channel.id, [])
+
+
+def no_pings(allowed, *, replied_user=False):
+    """Whether an ``AllowedMentions`` lets nobody be pinged (but the replied-to author,
+    when ``replied_user``)."""
+    return (isinstance(allowed, discord.AllowedMentions) and allowed.everyone is False
+            and allowed.users is False and allowed.roles is False
+            and allowed.replied_user is replied_user)

@@ -1,0 +1,107 @@
+"""Prompt assembly within the token budget, with the real tokenizer and archive."""
+
+import pytest
+
+from bot.chat.context import assemble, fetch_history, fit
+from bot.chat.events import Incoming
+from bot.model import TURN_OVERHEAD
+from bot.store import ArchivedMessage
+from lm.tokenizer import Tokenizer
+
+BOT = 1
+PERSONA = "You are the helper of Juniper and Pine."
+
+
+@pytest.fixture(scope="module")
+def count(tiny_model_dir):
+    tok = Tokenizer(tiny_model_dir / "tokenizer.model")
+    return lambda text: len(tok.encode(text))
+
+
+def archived(message_id, content, author=5, name="bob", **kw):
+    return ArchivedMessage(message_id=message_id, guild_id=1, channel_id=10, author_id=author,
+                           author_name=name, content=content, created_at=message_id, **kw)
+
+
+def prompt_tokens(messages, count):
+    return sum(count(content) + TURN_OVERHEAD for _, content in messages)
+
+
+def test_history_fills_the_budget_newest_first_and_keeps_system_and_profile(count):
+    channel = [archived(i, f"message number {i} about linen shirts") for i in range(1, 60)]
+    channel[-1] = archived(59, "our last answer", author=BOT, name="bot")
+    budget = 250
+    messages = assemble(persona=PERSONA, name="ana", facts=["size M", "loves linen"],
+                        history=[channel], current="which shirt fits me?", bot_user_id=BOT,
+                        budget=budget, count=count)
+    system, *turns, question = messages
+    assert system[0] == "system" and PERSONA in system[1]
+    assert "size M; loves linen" in system[1]
+    assert question == ("user", "ana: which shirt fits me?")
+    assert prompt_tokens(messages, count) <= budget
+    # The newest history survived, the oldest was dropped, order is chronological.
+    assert turns[-1] == ("assistant", "our last answer")
+    assert turns[-2] == ("user", "bob: message number 58 about linen shirts")
+    assert ("user", "bob: message number 1 about linen shirts") not in turns
+    kept = [int(t[1].split()[3]) for t in turns[:-1]]
+    assert kept == sorted(kept) and len(kept) > 2
+
+
+def test_sources_are_filled_in_order_of_relevance(count):
+    chain = [archived(5, "the question this replies to")]
+    channel = [archived(i, f"unrelated chatter {i}") for i in range(10, 40)]
+    messages = assemble(persona=PERSONA, name="ana", facts=[], history=[chain, channel],
+                        current="and in blue?", bot_user_id=BOT, budget=80, count=count)
+    assert ("user", "bob: the question this replies to") in messages
+    assert messages[1] == ("user", "bob: the question this replies to")  # oldest goes first
+
+
+def test_an_oversized_question_is_shortened_from_the_front(count):
+    current = "filler " * 400 + "what is your return policy?"
+    messages = assemble(persona=PERSONA, name="ana", facts=["size M"], history=[],
+                        current=current, bot_user_id=BOT, budget=160, count=count)
+    system, question = messages
+    assert "size M" in system[1] and PERSONA in system[1]
+    assert question[1].startswith("ana: …") and question[1].endswith("return policy?")
+    assert prompt_tokens(messages, count) <= 160
+
+
+def test_facts_then_persona_give_way_only_when_nothing_else_fits(count):
+    facts = [f"order #{1000 + i}: is late" for i in range(20)]
+    messages = assemble(persona=PERSONA, name="ana", facts=facts, history=[], current="hi",
+                        bot_user_id=BOT, budget=120, count=count)
+    system = messages[0][1]
+    assert PERSONA in system and "order #1019" in system and "order #1000" not in system
+    assert prompt_tokens(messages, count) <= 120
+
+    messages = assemble(persona=PERSONA * 20, name="ana", facts=facts, history=[], current="hi",
+                        bot_user_id=BOT, budget=120, count=count)
+    assert messages[0][1].startswith(PERSONA) and "order #" not in messages[0][1]
+    assert messages[1] == ("user", "ana: hi")
+    assert prompt_tokens(messages, count) <= 120
+
+
+def test_fit_keeps_the_start_or_the_end(count):
+    text = "alpha beta gamma delta epsilon " * 10
+    assert count(fit(text, 10, count)) <= 10 and text.startswith(fit(text, 10, count))
+    assert text.endswith(fit(text, 10, count, keep_end=True))
+    assert fit("short", 10, count) == "short"
+
+
+async def test_fetch_history_reads_chain_channel_and_member(archive):
+    ana = dict(author=7, name="ana")
+    await archive.add_many([
+        archived(100, "first"),
+        archived(101, "reply to first", reply_to_id=100, **ana),
+        archived(102, "unrelated"),
+        ArchivedMessage(message_id=103, guild_id=1, channel_id=11, author_id=7, author_name="ana",
+                        content="in another channel", created_at=103),
+        archived(104, "so?", reply_to_id=101, **ana),
+        archived(105, "newer than the question"),
+    ])
+    msg = Incoming(message_id=104, guild_id=1, channel_id=10, channel_name="general",
+                   author_id=7, author_name="ana", content="so?", created_at=104, reply_to_id=101)
+    chain, channel, own = await fetch_history(archive, msg, limit=10)
+    assert [m.message_id for m in chain] == [100, 101]
+    assert [m.message_id for m in channel] == [100, 101, 102]
+    assert [m.message_id for m in own] == [101, 103]
