@@ -4,7 +4,10 @@ A template renders turns into parts: text, and token ids (BOS, EOS, control symb
 no text can produce. Each run of text between ids is encoded with sentencepiece on its own,
 so it gets the dummy-prefix space: that is how Meta's Llama reference code and the
 sentencepiece-style ("legacy") tokenizers these chat models were fine-tuned with split a
-prompt at special tokens.
+prompt at special tokens. transformers 5 renders the same text from the checkpoints' own
+Jinja templates, and its apply_chat_template gives the same ids when its tokenizer is
+`legacy=True` (test_chat.py checks both); with `legacy=False` it leaves that space out
+after a special token. Our tokenizer_config.json says `legacy: true` for that reason.
 
 - lm      our role tags, `<s><|user|>{content}<|end|>...<|assistant|>`, all control symbols.
 - zephyr  TinyLlama-Chat: `<s><|user|>\\n{content}</s>\\n...<|assistant|>\\n`; plain-text tags.
@@ -23,9 +26,9 @@ notice. Use the `lm` format (or control-symbol ChatML tags) where that matters.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .errors import LMError
 from .tokenizer import Tokenizer
@@ -71,11 +74,7 @@ class Template:
         return ids
 
     def stop_ids(self, tok: Tokenizer) -> set[int]:
-        ids = {tok.eos_id}
-        for piece in self.stop_pieces:
-            if tok.control_id(piece) is not None:
-                ids.add(tok.control_id(piece))
-        return ids
+        return {tok.eos_id} | {i for p in self.stop_pieces if (i := tok.control_id(p)) is not None}
 
 
 def _lm(tok: Tokenizer, messages: list[Message], gen: bool) -> list[Part]:
@@ -113,8 +112,7 @@ def _llama2(tok: Tokenizer, messages: list[Message], gen: bool) -> list[Part]:
 
 
 def _chatml(tok: Tokenizer, messages: list[Message], gen: bool) -> list[Part]:
-    start = tok.control_id("<|im_start|>") or "<|im_start|>"
-    end = tok.control_id("<|im_end|>") or "<|im_end|>"
+    start, end = (tok.control_id(tag) or tag for tag in ("<|im_start|>", "<|im_end|>"))
     parts: list[Part] = [tok.bos_id]
     for role, content in messages:
         parts += [start, f"{role}\n{content}", end, "\n"]
@@ -187,4 +185,5 @@ def tokenizer_config(tok: Tokenizer) -> dict | None:
     piece = tok.sp.id_to_piece
     return {"lm_template": "lm", "chat_template": LM_CHAT_TEMPLATE,
             "bos_token": piece(tok.bos_id), "eos_token": piece(tok.eos_id),
-            "unk_token": piece(tok.sp.unk_id()), "add_bos_token": True, "add_eos_token": False}
+            "unk_token": piece(tok.sp.unk_id()), "add_bos_token": True, "add_eos_token": False,
+            "legacy": True}

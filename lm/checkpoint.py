@@ -14,7 +14,9 @@ copied in. When a file already holds the wanted dtype and the model stays on CPU
 tensor *is* a view of the memory-mapped file: no copy at all. Otherwise each tensor is
 read with pread into a temporary, converted or moved, and freed, so the peak is the loaded
 model plus one tensor; converting from the mapping instead would leave every page it
-touched resident as well (bench/load_rss.py measures both).
+touched resident as well (bench/load_rss.py measures both). A mapped file must not be
+rewritten in place while its model is in use (truncating it faults the process); our saves
+replace files by renaming a new one over them, which is safe.
 """
 from __future__ import annotations
 
@@ -82,7 +84,7 @@ def save_model(model: Llama, tokenizer_path: Path, out: Path) -> None:
     for name in (TOKENIZER_CONFIG, CHAT_TEMPLATE):  # an imported tokenizer keeps its template
         src = Path(tokenizer_path).parent / name
         if src.exists() and src.resolve() != (out / name).resolve():
-            atomic_write(out / name, lambda tmp: shutil.copyfile(src, tmp))
+            atomic_write(out / name, lambda tmp, src=src: shutil.copyfile(src, tmp))
 
 
 def read_config(folder: Path, max_context: int | None = None) -> ModelConfig:

@@ -8,10 +8,12 @@ converter needs protobuf, which is not one of our dependencies; the last test ch
 agree wherever protobuf is installed. The differences found are documented in lm/tokenizer.py.
 """
 import pytest
-from transformers import AddedToken, LlamaTokenizer
-from transformers.tokenization_utils_base import generate_merges
 
 from .conftest import MIXED
+
+pytest.importorskip("transformers", minversion="5")
+from transformers import AddedToken, LlamaTokenizer  # noqa: E402
+from transformers.tokenization_utils_base import generate_merges  # noqa: E402
 
 CORPUS = MIXED + [
     "Plain English, with punctuation: yes; no... 'quotes' and \"double quotes\".",
