@@ -4,7 +4,8 @@ Everything is measured in one process, side by side with Hugging Face `generate`
 same weights when transformers is installed:
 
 - batch-1 decode tokens/s at a forced output length, in fp32 and each side's fastest
-  precision (ours: bf16 weights where the CPU has native bf16; HF: the faster of fp32/bf16);
+  precision (ours: int8 weights where the CPU has native bf16, see lm/quant.py; HF: the
+  faster of fp32 and bf16);
 - concurrent serving (1, 4, 16, 64 requests of mixed prompt and output lengths): aggregate
   tokens/s and p50/p95 time-to-first-token and latency, against HF serving the same
   requests one after another;
@@ -23,11 +24,11 @@ from pathlib import Path
 import torch
 
 from .checkpoint import TOKENIZER, load_model
-from .device import pick_dtype
-from .engine import Engine, Request
+from .engine import Engine, Request, load_for_inference
 from .model import Llama
 from .sample import SamplingParams
 from .tokenizer import Tokenizer
+
 
 
 def percentile(xs: list[float], q: float) -> float:
@@ -51,11 +52,17 @@ def _timed(fn) -> float:
 
 
 def weight_bytes(model: Llama) -> int:
-    seen, total = set(), 0
-    for p in model.parameters():
-        if id(p) not in seen:
-            seen.add(id(p))
-            total += p.numel() * p.element_size()
+    """Bytes a decode step reads: every matrix, and one embedding row (not the table)."""
+    total = 0
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        if name.startswith("rope_"):
+            continue
+        if name == "model.embed_tokens.weight":
+            total += t.shape[1] * t.element_size()
+            if model.config.tie_word_embeddings and isinstance(model.lm_head, torch.nn.Linear):
+                total += t.numel() * t.element_size()
+            continue
+        total += t.numel() * t.element_size()
     return total
 
 
@@ -170,18 +177,20 @@ def run(folder: Path, concurrency=(1, 4, 16, 64), new_tokens: int = 128, threads
         torch.set_num_threads(threads)
     folder = Path(folder)
     tok = Tokenizer(folder / TOKENIZER)
-    fast = pick_dtype(torch.device("cpu"), "auto")
-    ours = {"fp32": load_model(folder), "fast": load_model(folder, dtype=fast)}
+    fast, mode = load_for_inference(folder, "cpu", "auto")
+    ours = {"fp32": load_model(folder), "fast": fast}
     ctx = ours["fp32"].config.max_position_embeddings
     out: dict = {"model": str(folder), "params": ours["fp32"].num_params(), "threads": torch.get_num_threads(),
-                 "fast_dtype": str(fast).removeprefix("torch."), "context": ctx}
+                 "fast_precision": mode, "context": ctx}
     out["decode_tok_s_fp32"] = asyncio.run(engine_decode_tok_s(ours["fp32"], tok, new_tokens))
-    out["decode_tok_s"] = max(out["decode_tok_s_fp32"],
-                              asyncio.run(engine_decode_tok_s(ours["fast"], tok, new_tokens)))
+    out[f"decode_tok_s_{mode}"] = asyncio.run(engine_decode_tok_s(ours["fast"], tok, new_tokens))
+    best = "fast" if out[f"decode_tok_s_{mode}"] > out["decode_tok_s_fp32"] else "fp32"
+    out["decode_tok_s"] = max(out["decode_tok_s_fp32"], out[f"decode_tok_s_{mode}"])
+    out["serving_precision"] = mode if best == "fast" else "fp32"
     bw = memory_bandwidth()
     out["memory_bandwidth_gb_s"] = bw / 1e9
-    out["bandwidth_fraction"] = weight_bytes(ours["fast"]) * out["decode_tok_s"] / bw
-    best = "fast" if out["decode_tok_s"] > out["decode_tok_s_fp32"] else "fp32"
+    out["weight_bytes"] = weight_bytes(ours[best])
+    out["bandwidth_fraction"] = out["weight_bytes"] * out["decode_tok_s"] / bw
     models = {}
     if hf:
         models = {"fp32": hf_model(folder, torch.float32), "bf16": hf_model(folder, torch.bfloat16)}

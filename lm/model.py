@@ -177,21 +177,42 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.hd, bias=False)
         self.v_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.hd, bias=False)
         self.o_proj = nn.Linear(self.n_heads * self.hd, cfg.hidden_size, bias=False)
+        self.qkv_proj: nn.Module | None = None  # inference-time fusion (lm/quant.py)
 
     def forward(self, x, ctx: "StepContext", cache: KVCache | None):
         B, T, _ = x.shape
-        q = self.q_proj(x).view(B, T, self.n_heads, self.hd).transpose(1, 2)
-        k = self.k_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)
-        v = self.v_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)
+        if self.qkv_proj is not None:
+            q, k, v = self.qkv_proj(x).split([self.n_heads * self.hd, self.n_kv * self.hd,
+                                              self.n_kv * self.hd], dim=-1)
+        else:
+            q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        q = q.view(B, T, self.n_heads, self.hd).transpose(1, 2)
+        k = k.view(B, T, self.n_kv, self.hd).transpose(1, 2)
+        v = v.view(B, T, self.n_kv, self.hd).transpose(1, 2)
         cos, sin = ctx.rope(q.dtype)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         if cache is not None:
             k, v = cache.update(ctx.positions, k, v, ctx.end, ctx.first_row)
             k, v = k.to(q.dtype), v.to(q.dtype)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=ctx.mask, is_causal=ctx.causal,
-                                           enable_gqa=self.n_kv != self.n_heads)
+        if T == 1 and cache is not None:
+            y = self.decode_attention(q, k, v, ctx.mask)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=ctx.mask, is_causal=ctx.causal,
+                                               enable_gqa=self.n_kv != self.n_heads)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
+
+    def decode_attention(self, q, k, v, mask):
+        """One query per row: two batched matmuls. The CPU flash kernel is tuned for long
+        query blocks and was ~10x slower here; grouping query heads by their KV head
+        avoids copying K/V for grouped-query attention."""
+        B, _, _, hd = q.shape
+        q = q.view(B, self.n_kv, self.n_heads // self.n_kv, hd)
+        scores = (q @ k.transpose(-1, -2)).float() * hd ** -0.5  # [B, kv, rep, S]
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        y = torch.softmax(scores, dim=-1).to(v.dtype) @ v  # [B, kv, rep, hd]
+        return y.view(B, self.n_heads, 1, hd)
 
 
 class StepContext:
@@ -222,9 +243,14 @@ class MLP(nn.Module):
         self.gate_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
         self.up_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
         self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False)
+        self.gate_up_proj: nn.Module | None = None  # inference-time fusion (lm/quant.py)
 
     def forward(self, x):
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        if self.gate_up_proj is not None:
+            gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+        else:
+            gate, up = self.gate_proj(x), self.up_proj(x)
+        return self.down_proj(F.silu(gate) * up)
 
 
 class DecoderLayer(nn.Module):
@@ -285,8 +311,8 @@ class Llama(nn.Module):
         """A KV cache (one per layer) owned by the caller, so several users can share a model."""
         cfg = self.config
         max_len = max_len or cfg.max_position_embeddings
-        dtype = dtype or self.lm_head.weight.dtype
-        dev = self.lm_head.weight.device
+        weight = self.model.embed_tokens.weight  # the activation dtype (stays float when quantised)
+        dtype, dev = dtype or weight.dtype, weight.device
         return [KVCache(batch, cfg.num_key_value_heads, max_len, cfg.head_dim, dtype, dev)
                 for _ in range(cfg.num_hidden_layers)]
 

@@ -136,7 +136,7 @@ def generate_ids(model: Llama, prompt: list[int], p: SamplingParams, stop_ids: s
     if not prompt:
         raise ValueError("generation needs at least one prompt token (start with BOS)")
     ctx = autocast_ctx or contextlib.nullcontext()
-    device = model.lm_head.weight.device
+    device = model.model.embed_tokens.weight.device
     ctx_len = model.config.max_position_embeddings
     budget = min(p.max_new_tokens, ctx_len - 1)
     prompt = prompt[-(ctx_len - budget):]
