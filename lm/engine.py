@@ -33,6 +33,8 @@ import torch
 
 from .model import Llama
 from .sample import SamplingParams, TextStream, apply_repetition_penalty, make_generator, sample_rows
+from .chat import TEMPLATES, Template, template_for, template_name
+from .errors import LMError
 from .tokenizer import Tokenizer
 
 
@@ -48,7 +50,11 @@ class EngineClosed(Exception):
     pass
 
 
-class PromptTooLong(ValueError):
+class BadRequest(ValueError):
+    """This request cannot be served as asked; it fails alone, the batch goes on."""
+
+
+class PromptTooLong(BadRequest):
     """The prompt leaves no room to answer in the model's context; the caller must budget."""
 
 
@@ -124,8 +130,11 @@ def load_for_inference(folder: Path, device: str = "auto", precision: str = "aut
 
 class Engine:
     def __init__(self, model: Llama, tokenizer: Tokenizer, *, slots: int = 16, max_queue: int = 64,
-                 max_len: int | None = None, prefill_chunk: int = 256, threads: int | None = None):
+                 max_len: int | None = None, prefill_chunk: int = 256, threads: int | None = None,
+                 template: Template | None = None):
         self.model, self.tok = model.eval(), tokenizer
+        # How chat requests become tokens; our own role tags unless the folder says otherwise.
+        self.template = template or (TEMPLATES["lm"] if tokenizer.has_role_tags else None)
         self.device = model.model.embed_tokens.weight.device
         self.slots = slots
         self.max_len = min(max_len or model.config.max_position_embeddings,
@@ -137,8 +146,9 @@ class Engine:
             # they give at small batches (batch-1 decode 237 vs 153 tok/s with 1 vs 2).
             threads = max(1, (os.cpu_count() or 2) // 2)
         self.threads = threads
-        # Our role tags end a turn whichever one the model emits.
-        self.stop_ids = set(model.config.eos_ids) | set(tokenizer.roles.values())
+        # The template's end-of-turn tokens, and any of our role tags, end a reply.
+        self.stop_ids = set(model.config.eos_ids) | set(tokenizer.roles.values()) | \
+            (self.template.stop_ids(tokenizer) if self.template else set())
         self.vocab = tokenizer.vocab_size  # rows past it are vocabulary padding, never text
         self.requests = self.tokens_generated = 0
         self._lock = threading.Condition()
@@ -151,10 +161,14 @@ class Engine:
         self.steps = 0
 
     @classmethod
-    def from_dir(cls, folder: Path, device: str = "auto", precision: str = "auto", **kw) -> "Engine":
+    def from_dir(cls, folder: Path, device: str = "auto", precision: str = "auto",
+                 template: str | None = None, **kw) -> "Engine":
+        """`template` overrides the chat template the folder asks for (see lm/chat.py)."""
         from .checkpoint import TOKENIZER
         model, _ = load_for_inference(folder, device, precision)
-        return cls(model, Tokenizer(Path(folder) / TOKENIZER), **kw)
+        tok = Tokenizer(Path(folder) / TOKENIZER)
+        chat = template_for(folder, template) if template or template_name(folder) else None
+        return cls(model, tok, template=chat, **kw)
 
     # -- the asyncio side -------------------------------------------------------------
 
@@ -277,8 +291,13 @@ class Engine:
 
     def _encode(self, job: _Job) -> None:
         req, tok = job.req, self.tok
+        stop = job.p.stop
         if req.messages is not None:
-            ids = [tok.bos_id, *tok.encode_chat(req.messages, add_generation_prompt=True)]
+            if self.template is None:
+                raise BadRequest("this model has no chat template; pass template= "
+                                 "(lm, zephyr, llama2 or chatml)")
+            ids = self.template.encode(tok, req.messages)
+            stop += self.template.stop_strings
         else:
             ids = [tok.bos_id, *tok.encode(req.prompt or "")]
         if len(ids) >= self.max_len:
@@ -286,7 +305,7 @@ class Engine:
                                 f"{self.max_len}-token context")
         job.prompt = ids
         job.seen = set(job.prompt)
-        job.stream = TextStream(tok, job.prompt, job.p.stop)
+        job.stream = TextStream(tok, job.prompt, stop)
 
     def _step(self) -> None:
         now = time.monotonic()
@@ -306,7 +325,7 @@ class Engine:
         if job.stream is None:
             try:
                 self._encode(job)
-            except PromptTooLong as e:  # this request's problem, not the batch's
+            except (BadRequest, LMError) as e:  # this request's problem, not the batch's
                 job.deliver(e)
                 self._finish(job, "error")
                 return

@@ -106,7 +106,9 @@ def prepare_run(cfg: TrainConfig, sources: list[str], out: Path, init_from: Path
     out.mkdir(parents=True, exist_ok=True)
     if init_from is not None:
         Tokenizer(init_from / checkpoint.TOKENIZER)  # validate before copying
-        tok_path.write_bytes((init_from / checkpoint.TOKENIZER).read_bytes())
+        for name in (checkpoint.TOKENIZER, checkpoint.TOKENIZER_CONFIG, checkpoint.CHAT_TEMPLATE):
+            if (init_from / name).exists():  # the chat template travels with the tokenizer
+                (out / name).write_bytes((init_from / name).read_bytes())
     key = lambda: {"sources": sources, "limit_docs": limit_docs, "val_fraction": cfg.val_fraction,
                    "tokenizer": hashlib.sha256(tok_path.read_bytes()).hexdigest()}
     if tok_path.exists() and read_meta(data_dir).get("key") == key():
@@ -225,8 +227,10 @@ class Trainer:
     def run(self) -> dict:
         cfg, d = self.cfg, self.d
         tokens_per_step = cfg.batch_size * cfg.block_size * cfg.grad_accum
+        # tqdm's own remaining-time guess ignores --max-minutes; the postfix ETA does not.
         bar = tqdm(total=cfg.max_steps, initial=self.step, desc="train", unit="step",
-                   disable=not d.main, dynamic_ncols=True, mininterval=1.0)
+                   disable=not d.main, dynamic_ncols=True, mininterval=1.0,
+                   bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
         val_loss = val_bpb = None
         while True:
             self.stop_requested = d.max(float(self.stop_requested)) > 0

@@ -1,9 +1,12 @@
 """The engine: batching never changes answers, slots are freed, Busy recovers, the loop stays free."""
 import asyncio
+import copy
 import time
 
 import pytest
+import torch
 
+from lm import quant
 from lm.engine import Busy, DeadlineExceeded, Engine, EngineClosed, PromptTooLong, Request
 from lm.sample import SamplingParams, TextStream, generate_ids
 
@@ -154,3 +157,38 @@ async def test_a_prompt_too_long_fails_alone(engine):
     with pytest.raises(PromptTooLong):
         await engine.complete(Request(prompt="word " * 400, params=greedy(5)))
     assert (await ok).completion_tokens >= 1
+
+
+@pytest.mark.skipif(not quant.supported(), reason="this torch build has no CPU int8 kernel")
+async def test_int8_serving_stays_close_to_fp32(model, tokenizer):
+    x = torch.randint(3, 640, (2, 40))
+    with torch.inference_mode():
+        ref = model(x)
+        q = quant.quantize_int8(copy.deepcopy(model))
+        got = q(x)
+    assert ((got - ref).norm() / ref.norm()) < 0.05
+    eng = Engine(q, tokenizer, slots=2).start()
+    try:
+        alone = await eng.complete(Request(prompt="Hello", params=greedy(12)))
+        both = await asyncio.gather(eng.complete(Request(prompt="Hello", params=greedy(12))),
+                                    eng.complete(Request(prompt="other words", params=greedy(30))))
+        assert both[0].text == alone.text and alone.completion_tokens >= 1
+    finally:
+        await eng.close()
+
+
+async def test_chat_template_comes_from_the_folder(model_dir, tmp_path):
+    import json
+    eng = Engine.from_dir(model_dir, device="cpu", slots=1).start()
+    try:
+        assert eng.template.name == "lm"
+        r = await eng.complete(Request(messages=[("user", "hi")], params=greedy(5)))
+        assert r.finish_reason in ("stop", "length")
+        with pytest.raises(Exception, match="unknown chat role"):
+            await eng.complete(Request(messages=[("robot", "hi")], params=greedy(5)))
+    finally:
+        await eng.close()
+    cfg = json.loads((model_dir / "tokenizer_config.json").read_text())
+    (model_dir / "tokenizer_config.json").write_text(json.dumps(cfg | {"lm_template": "chatml"}))
+    assert Engine.from_dir(model_dir, device="cpu").template.name == "chatml"
+    assert Engine.from_dir(model_dir, device="cpu", template="zephyr").template.name == "zephyr"
