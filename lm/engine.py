@@ -158,7 +158,6 @@ class Engine:
         self._closing = False
         self._thread: threading.Thread | None = None
         self.cache = None
-        self.steps = 0
 
     @classmethod
     def from_dir(cls, folder: Path, device: str = "auto", precision: str = "auto",
@@ -261,8 +260,15 @@ class Engine:
         return self._decoding + ([self._prefilling] if self._prefilling else [])
 
     def _run(self) -> None:
+        previous = torch.get_num_threads()  # a process-wide setting: restored on exit
         if self.threads:
             torch.set_num_threads(self.threads)
+        try:
+            self._serve()
+        finally:
+            torch.set_num_threads(previous)
+
+    def _serve(self) -> None:
         with torch.inference_mode():
             while True:
                 with self._lock:
@@ -318,7 +324,6 @@ class Engine:
             self._prefill(self._prefilling)
         if self._decoding:
             self._decode(self._decoding)
-        self.steps += 1
 
     def _prefill(self, job: _Job) -> None:
         """One chunk of one prompt; long prompts take several steps, interleaved with decoding."""

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +116,8 @@ def prepare_run(cfg: TrainConfig, sources: list[str], out: Path, init_from: Path
         return
     docs = load_corpus(sources, limit=limit_docs)
     if not tok_path.exists():
-        print(f"training a {cfg.vocab_size}-piece tokenizer on {len(docs)} documents", flush=True)
+        print(f"training a {cfg.vocab_size}-piece tokenizer on {len(docs)} documents",
+              file=sys.stderr, flush=True)
         train_tokenizer((document_text(d) for d in docs), cfg.vocab_size, tok_path)
     meta = prepare(docs, Tokenizer(tok_path), data_dir, cfg.val_fraction, key())
     if meta["train"]["tokens"] < cfg.block_size + 2 or meta["val"]["tokens"] < cfg.block_size + 2:
