@@ -276,7 +276,6 @@ class Engine:
                         self._lock.wait()
                     if self._closing and not (self._waiting or self._running()):
                         return
-                    self._admit()
                 try:
                     self._step()
                 except Exception as e:  # a model failure fails its requests, not the engine
@@ -320,34 +319,42 @@ class Engine:
                 self._finish(job, "cancelled")
             elif job.deadline is not None and now > job.deadline:
                 self._finish(job, "deadline")
-        if self._prefilling is not None:
-            self._prefill(self._prefilling)
+        budget = self.prefill_chunk  # prompt tokens read per step, over one or more prompts
+        while budget > 0:
+            if self._prefilling is None:
+                with self._lock:
+                    self._admit()
+                if self._prefilling is None:
+                    break
+            budget -= self._prefill(self._prefilling, budget)
         if self._decoding:
             self._decode(self._decoding)
 
-    def _prefill(self, job: _Job) -> None:
-        """One chunk of one prompt; long prompts take several steps, interleaved with decoding."""
+    def _prefill(self, job: _Job, budget: int) -> int:
+        """Read up to `budget` tokens of one prompt; return how many. Long prompts take
+        several steps, interleaved with decoding; short ones leave budget for the next."""
         if job.stream is None:
             try:
                 self._encode(job)
             except (BadRequest, LMError) as e:  # this request's problem, not the batch's
                 job.deliver(e)
                 self._finish(job, "error")
-                return
+                return 1
             self.requests += 1
-        chunk = job.prompt[job.pos:job.pos + self.prefill_chunk]
+        chunk = job.prompt[job.pos:job.pos + budget]
         idx = torch.tensor([chunk], device=self.device)
         pos = torch.arange(job.pos, job.pos + len(chunk), device=self.device)[None]
         logits = self.model(idx, positions=pos, cache=self.cache, last_only=True, first_row=self.slots)
         job.pos += len(chunk)
         if job.pos < len(job.prompt):
-            return
+            return len(chunk)
         row = len(self._decoding)
         for layer in self.cache:
             layer.move_row(self.slots, row, job.pos)
         self._prefilling = None
         self._decoding.append(job)
         self._accept([job], self._sample([job], logits[:, -1]))
+        return len(chunk)
 
     def _decode(self, jobs: list[_Job]) -> None:
         jobs = list(jobs)
