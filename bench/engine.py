@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import torch
 
-from lm.bench import run
 from lm.engine import load_for_inference
 from lm.checkpoint import CONFIG, TOKENIZER, WEIGHTS, load_model, save_model
 from lm.clean import load_corpus
@@ -63,6 +63,17 @@ def precision_check(folder: Path, docs: int = 400) -> dict:
             "reduced_ppl_change": reduced["perplexity"] / fp32["perplexity"] - 1}
 
 
+def measure(folder: Path, a) -> dict:
+    """`python -m lm bench` in a fresh process: training in this one leaves thread pools
+    and allocator state behind that skewed the serving figures by a third."""
+    cmd = [sys.executable, "-m", "lm", "bench", "--model", str(folder),
+           "--concurrency", a.concurrency, "--threads", str(a.threads)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"error: lm bench failed on {folder}:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train-minutes", type=float, default=2.0)
@@ -72,21 +83,19 @@ def main() -> None:
     if not REVIEWS.exists():
         sys.exit(f"error: {REVIEWS} not found (the shared data folder beside the project)")
     torch.set_num_threads(a.threads)
-    conc = tuple(int(c) for c in a.concurrency.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cfg = preset("small", **SHAPE, block_size=256, batch_size=16, max_steps=10**9,
                      max_minutes=a.train_minutes, eval_interval=10**9, checkpoint_interval=10**9)
         train(cfg, SOURCES, tmp / "m8")
         report = precision_check(tmp / "m8")
-        report |= run(with_context(tmp / "m8", tmp / "m8_ctx1024", 1024), concurrency=conc,
-                      threads=a.threads)
+        report |= measure(with_context(tmp / "m8", tmp / "m8_ctx1024", 1024), a)
         small = preset("small")
         torch.manual_seed(0)
         model = Llama(ModelConfig(**small.model_fields(), max_position_embeddings=small.block_size))
         model.init_weights()
         save_model(model, tmp / "m8" / TOKENIZER, tmp / "small")
-        report["small"] = run(tmp / "small", concurrency=conc, threads=a.threads)
+        report["small"] = measure(tmp / "small", a)
     print(json.dumps(report, indent=2))
 
 
