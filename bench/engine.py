@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from lm.engine import load_for_inference
+from lm.checkpoint import load_for_inference
 from lm.checkpoint import CONFIG, TOKENIZER, WEIGHTS, load_model, save_model
 from lm.clean import load_corpus
 from lm.data import is_validation

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import TOKENIZER, load_model
-from .engine import Engine, Request, load_for_inference
+from .checkpoint import TOKENIZER, load_for_inference, load_model
+from .engine import Engine, Request
 from .model import Llama
 from .sample import SamplingParams
 from .tokenizer import Tokenizer

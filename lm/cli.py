@@ -94,8 +94,11 @@ def cmd_tokenizer(a) -> None:
 def cmd_train(a) -> None:
     from .presets import preset
     from .train import train
-    if a.batch_size is not None and a.batch_size < 1 or a.max_steps is not None and a.max_steps < 1:
-        raise LMError("--batch-size and --max-steps must be positive")
+    for flag in ("batch_size", "block_size", "grad_accum", "max_steps", "max_minutes",
+                 "learning_rate", "vocab_size", "eval_interval"):
+        value = getattr(a, flag)
+        if value is not None and value <= 0:
+            raise LMError(f"--{flag.replace('_', '-')} must be positive, got {value}")
     cfg = preset(a.preset, max_steps=a.max_steps, max_minutes=a.max_minutes,
                  batch_size=a.batch_size, block_size=a.block_size, grad_accum=a.grad_accum,
                  learning_rate=a.learning_rate, vocab_size=a.vocab_size,

@@ -108,26 +108,6 @@ class _Job:
             self.cancelled = True
 
 
-def load_for_inference(folder: Path, device: str = "auto", precision: str = "auto"):
-    """The model in the fastest precision for serving: (model, "fp32" | "bf16" | "int8").
-
-    auto: bf16 on CUDA; on a CPU with native bf16 and the int8 kernel, int8 weight-only
-    (decoding is memory-bound, and int8 moves a quarter of fp32's bytes); else fp32."""
-    from . import quant
-    from .checkpoint import load_model
-    from .device import cpu_has_native_bf16, pick_device
-    dev = pick_device(device)
-    if precision == "auto":
-        if dev.type == "cuda":
-            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        else:
-            precision = "int8" if cpu_has_native_bf16() and quant.supported() else "fp32"
-    if precision not in ("fp32", "bf16", "int8"):
-        raise ValueError(f"unknown precision {precision!r} (auto, fp32, bf16 or int8)")
-    model = load_model(folder, device=dev, dtype=torch.bfloat16 if precision == "bf16" else torch.float32)
-    return (quant.quantize_int8(model) if precision == "int8" else model), precision
-
-
 class Engine:
     def __init__(self, model: Llama, tokenizer: Tokenizer, *, slots: int = 16, max_queue: int = 64,
                  max_len: int | None = None, prefill_chunk: int = 256, threads: int | None = None,
@@ -163,7 +143,7 @@ class Engine:
     def from_dir(cls, folder: Path, device: str = "auto", precision: str = "auto",
                  template: str | None = None, **kw) -> "Engine":
         """`template` overrides the chat template the folder asks for (see lm/chat.py)."""
-        from .checkpoint import TOKENIZER
+        from .checkpoint import TOKENIZER, load_for_inference
         model, _ = load_for_inference(folder, device, precision)
         tok = Tokenizer(Path(folder) / TOKENIZER)
         chat = template_for(folder, template) if template or template_name(folder) else None
