@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -106,6 +107,8 @@ def cmd_train(a) -> None:
     result = train(cfg, a.data, a.out, resume=a.resume, init_from=a.init_from, device=a.device,
                    precision=a.precision, seed=a.seed, compile=a.compile,
                    limit_docs=a.limit_docs, peak_tflops=a.peak_tflops)
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun, rank 0 reports for everyone
     print(json.dumps(result), file=sys.stderr)
     if result["stopped"]:
         print(f"interrupted at step {result['step']}; continue with --resume", file=sys.stderr)

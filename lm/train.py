@@ -316,6 +316,9 @@ def train(cfg: TrainConfig, sources: list[str], out: Path, *, resume=False, init
             result = trainer.run()
         finally:
             signal.signal(signal.SIGINT, previous)
+        # Rank 0 validates and saves last; tearing the group down while it still works
+        # aborted the other ranks' gloo threads ("terminate called without an active exception").
+        d.barrier()
         return result
     finally:
         if d.world > 1:
