@@ -218,10 +218,10 @@ class Attention(nn.Module):
 class StepContext:
     """What every layer needs about the current positions, computed once per forward."""
 
-    def __init__(self, cos, sin, positions, cached: bool, first_row: int):
+    def __init__(self, cos, sin, positions, end: int, cached: bool, first_row: int):
         B, T = positions.shape
         self.positions, self.first_row = positions, first_row
-        self.end = int(positions.max()) + 1 if cached else T
+        self.end = end if cached else T  # keys [0, end) exist in the cache
         self._cos, self._sin, self._rope = cos.unsqueeze(1), sin.unsqueeze(1), {}
         if not cached:
             self.mask, self.causal = None, True
@@ -322,13 +322,15 @@ class Llama(nn.Module):
         beyond a row's own positions are masked, so rows may have different lengths.
         Batch row b uses cache row first_row + b."""
         B, T = idx.shape
-        if positions is None:
-            positions = torch.arange(T, device=idx.device).expand(B, T)
-        if int(positions.max()) >= self.rope_cos.shape[0]:
-            raise ValueError(f"position {int(positions.max())} is beyond the context of "
+        if positions is None:  # the training case: no host sync to learn the last position
+            positions, last = torch.arange(T, device=idx.device).expand(B, T), T - 1
+        else:
+            last = int(positions.max())  # one sync per forward, shared by every layer
+        if last >= self.rope_cos.shape[0]:
+            raise ValueError(f"position {last} is beyond the context of "
                              f"{self.rope_cos.shape[0]} tokens")
         ctx = StepContext(self.rope_cos[positions], self.rope_sin[positions], positions,
-                          cache is not None, first_row)
+                          last + 1, cache is not None, first_row)
         x = self.model.embed_tokens(idx)
         for i, layer in enumerate(self.model.layers):
             x = layer(x, ctx, cache[i] if cache is not None else None)
