@@ -1,41 +1,49 @@
 """The in-process inference engine: one model shared by every request, batched continuously.
 
 Requests arrive from asyncio code (`await engine.complete(req)`, `async for delta in
-engine.stream(req)`); the model runs in one worker thread so the event loop never waits
-on a matrix multiply. The worker owns a fixed-slot KV cache [slots + 1, kv_heads, max_len,
-head_dim] with a position per slot. Each step it (1) drops cancelled and expired requests,
-(2) runs one prefill chunk of the request reading its prompt (in the spare row), and
-(3) decodes one token for every generating request, all rows in one batch, each at its
-own position. A request whose prompt is read joins the decode batch at the next step; one
-that finishes, is cancelled or passes its deadline frees its slot at once (Orca/vLLM-style
-scheduling, without paging).
+engine.stream(req)`). The model runs in a worker process the engine starts and owns;
+the batching itself is lm/scheduler.py. A process rather than a thread, measured on
+2 cores with 16 concurrent requests:
+- the bot's event loop and the model no longer share the GIL: the same scheduler did
+  513 tok/s on a thread beside a busy loop, 667 alone on a process's main thread;
+- torch's OpenMP pool (libgomp) throttles its workers to near-zero spinning once the
+  process has more OpenMP threads than cores, which any earlier multi-threaded torch
+  call on the main thread (loading, training, another model) guarantees; a second
+  intra-op thread then made a worker *thread* slower, not faster;
+- a crash in a kernel or an out-of-memory kill takes the worker, not the bot: requests
+  in flight fail with `EngineClosed` and the bot answers politely.
+Weights reach the worker once: a folder is loaded there, an in-memory model travels
+through shared memory (torch.multiprocessing).
 
-Generating requests always occupy rows 0..n-1: when one leaves, the last one's cache row
-moves into the hole. The decode batch is then a plain view of the cache, never a gather,
-which on CPU is the difference between copying every slot's keys each step and not.
-
-Admission is bounded: past `slots + max_queue` requests, `Busy` is raised at once rather
-than queueing without limit.
+Admission is bounded here, in the caller's process: past `slots + max_queue` requests,
+`Busy` is raised at once rather than queueing without limit.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import multiprocessing
+import pickle
+import signal
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator, Sequence
 
 import torch
+import torch.multiprocessing  # noqa: F401  (registers tensor sharing for the worker's pickles)
 
-from .model import Llama
-from .sample import SamplingParams, TextStream, apply_repetition_penalty, make_generator, sample_rows
 from .chat import TEMPLATES, Template, template_for, template_name
 from .errors import LMError
+from .model import Llama
+from .sample import SamplingParams
+from .scheduler import BadRequest, Ending, Job, PromptTooLong, Scheduler
 from .tokenizer import Tokenizer
+
+__all__ = ["Engine", "Request", "Completion", "Busy", "DeadlineExceeded", "EngineClosed",
+           "BadRequest", "PromptTooLong"]
+log = logging.getLogger(__name__)
 
 
 class Busy(Exception):
@@ -48,14 +56,6 @@ class DeadlineExceeded(Exception):
 
 class EngineClosed(Exception):
     pass
-
-
-class BadRequest(ValueError):
-    """This request cannot be served as asked; it fails alone, the batch goes on."""
-
-
-class PromptTooLong(BadRequest):
-    """The prompt leaves no room to answer in the model's context; the caller must budget."""
 
 
 @dataclass
@@ -77,116 +77,155 @@ class Completion:
 
 
 _END = object()
-log = logging.getLogger(__name__)
 
 
-class _Job:
-    """One request inside the engine. Fields are touched by the worker thread only,
-    except `cancelled`, which the loop sets and the worker reads."""
+class _Handle:
+    """The caller's side of one request. Touched by the caller's loop, and by the reader
+    thread only through `loop.call_soon_threadsafe`."""
 
-    def __init__(self, req: Request, loop: asyncio.AbstractEventLoop, device):
-        self.req, self.p, self.loop = req, req.params, loop
+    def __init__(self, job_id: int, req: Request, loop: asyncio.AbstractEventLoop):
+        self.id, self.req, self.loop = job_id, req, loop
         self.queue: asyncio.Queue = asyncio.Queue()
         self.submitted = time.monotonic()
-        self.deadline = self.submitted + req.timeout_s if req.timeout_s else None
-        self.generator = make_generator(self.p.seed, device)
-        self.prompt: list[int] = []
-        self.pos = 0                # tokens already in the cache
-        self.last: int | None = None  # sampled token not yet in the cache
-        self.generated = 0
-        self.seen: set[int] = set()
-        self.stream: TextStream | None = None
         self.text: list[str] = []
-        self.first_token_at: float | None = None
-        self.cancelled = False
-        self.finish_reason: str | None = None
+        self.ending: Ending | None = None
 
-    def deliver(self, item) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-        except RuntimeError:  # the caller's loop is gone; nobody is listening
-            self.cancelled = True
+
+@dataclass
+class _Spec:
+    """What the worker builds its model from: a folder, or a model shipped to it."""
+    folder: Path | None
+    device: str
+    precision: str
+    model: Llama | None
+    tokenizer: Path
+    template: Template | None
+    slots: int
+    max_len: int
+    prefill_chunk: int
+    threads: int | None
+    kv_dtype: torch.dtype | None
 
 
 class Engine:
     def __init__(self, model: Llama, tokenizer: Tokenizer, *, slots: int = 16, max_queue: int = 64,
                  max_len: int | None = None, prefill_chunk: int = 256, threads: int | None = None,
-                 template: Template | None = None):
-        self.model, self.tok = model.eval(), tokenizer
+                 template: Template | None = None, kv_dtype: torch.dtype | None = None,
+                 _folder: tuple[Path, str, str] | None = None):
+        self.tok = tokenizer
         # How chat requests become tokens; our own role tags unless the folder says otherwise.
         self.template = template or (TEMPLATES["lm"] if tokenizer.has_role_tags else None)
-        self.device = model.model.embed_tokens.weight.device
-        self.slots = slots
-        self.max_len = min(max_len or model.config.max_position_embeddings,
-                           model.config.max_position_embeddings)
-        self.capacity = slots + max_queue
-        self.prefill_chunk = prefill_chunk
-        if threads is None and self.device.type == "cpu":
-            # Measured on 2 cores: intra-op threads in a non-main thread cost more than
-            # they give at small batches (batch-1 decode 237 vs 153 tok/s with 1 vs 2).
-            threads = max(1, (os.cpu_count() or 2) // 2)
-        self.threads = threads
-        # The template's end-of-turn tokens, and any of our role tags, end a reply.
-        self.stop_ids = set(model.config.eos_ids) | set(tokenizer.roles.values()) | \
-            (self.template.stop_ids(tokenizer) if self.template else set())
-        self.vocab = tokenizer.vocab_size  # rows past it are vocabulary padding, never text
+        ctx = model.config.max_position_embeddings
+        self.max_len = min(max_len or ctx, ctx)
+        self.slots, self.capacity = slots, slots + max_queue
+        folder, device, precision = _folder or (None, "cpu", "as-is")
+        self._spec = _Spec(folder, device, precision, None if _folder else model, tokenizer.path,
+                           self.template, slots, self.max_len, prefill_chunk, threads, kv_dtype)
         self.requests = self.tokens_generated = 0
-        self._lock = threading.Condition()
-        self._waiting: deque[_Job] = deque()
-        self._decoding: list[_Job] = []      # job i uses cache row i
-        self._prefilling: _Job | None = None  # uses cache row `slots`
+        self._handles: dict[int, _Handle] = {}
+        self._ids = 0
+        self._lock = threading.Lock()  # admission and the pipe's sending end
+        self._conn = self._proc = self._reader = None
         self._closing = False
-        self._thread: threading.Thread | None = None
-        self.cache = None
 
     @classmethod
     def from_dir(cls, folder: Path, device: str = "auto", precision: str = "auto",
                  template: str | None = None, **kw) -> "Engine":
-        """`template` overrides the chat template the folder asks for (see lm/chat.py)."""
-        from .checkpoint import TOKENIZER, load_for_inference
-        model, _ = load_for_inference(folder, device, precision)
-        tok = Tokenizer(Path(folder) / TOKENIZER)
+        """The worker loads the folder itself (see lm/checkpoint.load_for_inference), so
+        the weights never occupy this process. `template` overrides the chat template the
+        folder asks for (see lm/chat.py)."""
+        from .checkpoint import TOKENIZER, read_config
+        folder = Path(folder)
+        config = read_config(folder)
+        tok = Tokenizer(folder / TOKENIZER)
         chat = template_for(folder, template) if template or template_name(folder) else None
-        return cls(model, tok, template=chat, **kw)
+        return cls(_Shape(config), tok, template=chat, _folder=(folder, device, precision), **kw)
 
-    # -- the asyncio side -------------------------------------------------------------
+    # -- lifecycle --------------------------------------------------------------------
 
     def start(self) -> "Engine":
-        if self._thread is None:
-            self.cache = self.model.new_cache(self.slots + 1, self.max_len)
-            self._thread = threading.Thread(target=self._run, name="lm-engine", daemon=True)
-            self._thread.start()
+        """Start the worker and wait until its model is loaded (seconds: call it before
+        serving, or through `asyncio.to_thread`). A model that cannot load raises here."""
+        if self._proc is not None:
+            return self
+        ctx = multiprocessing.get_context("spawn")  # fork would copy torch's thread state
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_worker_main, args=(child, self._spec), name="lm-engine",
+                                 daemon=True)
+        self._proc.start()
+        child.close()
+        self._spec.model = None  # the worker holds it now
+        try:
+            kind, payload = self._conn.recv()
+        except EOFError:
+            kind, payload = "failed", LMError(f"the engine worker exited (code {self._proc.exitcode})")
+        if kind == "failed":
+            self._proc.join()
+            self._proc = None
+            raise payload
+        self._reader = threading.Thread(target=self._read, name="lm-engine-reader", daemon=True)
+        self._reader.start()
         return self
 
     @property
     def load(self) -> int:
-        return len(self._waiting) + len(self._decoding) + (self._prefilling is not None)
+        """Requests admitted and not yet ended."""
+        return len(self._handles)
 
-    def _submit(self, req: Request) -> _Job:
-        job = _Job(req, asyncio.get_running_loop(), self.device)
+    async def close(self, drain: bool = True, timeout: float | None = None) -> None:
+        """Stop taking requests, let the ones in flight finish (for up to `timeout` seconds
+        when draining), cancel the rest, then stop the worker and free the model."""
         with self._lock:
-            if self._closing or self._thread is None:
-                raise EngineClosed("the engine is not running")
-            if self.load >= self.capacity:
-                raise Busy(f"engine at capacity ({self.capacity} requests)")
-            self._waiting.append(job)
-            self._lock.notify()
-        return job
+            self._closing = True
+            proc = self._proc
+            if proc is None:
+                return
+            self._send(("close", drain))
+        if drain:
+            await asyncio.to_thread(proc.join, timeout)
+        with self._lock:
+            self._send(("close", False))
+        await asyncio.to_thread(proc.join, 30)
+        if proc.is_alive():
+            proc.kill()
+        await asyncio.to_thread(self._reader.join)
+        self._proc = None
 
-    async def _events(self, job: _Job):
+    # -- requests ---------------------------------------------------------------------
+
+    def _submit(self, req: Request) -> _Handle:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._closing or self._proc is None:
+                raise EngineClosed("the engine is not running")
+            if len(self._handles) >= self.capacity:
+                raise Busy(f"engine at capacity ({self.capacity} requests)")
+            self._ids += 1
+            h = _Handle(self._ids, req, loop)
+            self._handles[h.id] = h
+            deadline = h.submitted + req.timeout_s if req.timeout_s else None
+            self._send(("submit", h.id, req.prompt, req.messages, req.params, deadline))
+        return h
+
+    def _send(self, message) -> None:
+        try:
+            self._conn.send(message)
+        except (OSError, ValueError):  # the worker is gone; the reader fails what is left
+            pass
+
+    async def _events(self, h: _Handle):
         try:
             while True:
-                item = await job.queue.get()
+                item = await h.queue.get()
                 if item is _END:
                     return
                 if isinstance(item, Exception):
                     raise item
                 yield item
         finally:
-            if job.finish_reason is None:
-                job.cancelled = True
+            if h.ending is None:  # the caller left early: free the slot
                 with self._lock:
-                    self._lock.notify()
+                    self._send(("cancel", h.id))
 
     def stream(self, req: Request) -> AsyncIterator[str]:
         """Text deltas (whole characters, stop strings never leaked) as they are generated.
@@ -195,200 +234,143 @@ class Engine:
         promises anyone an answer; leaving the iteration early cancels the request."""
         return self._stream(self._submit(req))
 
-    async def _stream(self, job: _Job) -> AsyncIterator[str]:
-        req = job.req
-        async for item in self._events(job):
+    async def _stream(self, h: _Handle) -> AsyncIterator[str]:
+        async for item in self._events(h):
             yield item
-        if job.finish_reason == "deadline":
-            raise DeadlineExceeded(f"request passed its {req.timeout_s}s deadline")
+        if h.ending.finish_reason == "deadline":
+            raise DeadlineExceeded(f"request passed its {h.req.timeout_s}s deadline")
 
     async def complete(self, req: Request) -> Completion:
-        job = self._submit(req)
-        async for _ in self._events(job):
+        h = self._submit(req)
+        async for _ in self._events(h):
             pass
-        if job.finish_reason == "deadline":
+        if h.ending.finish_reason == "deadline":
             raise DeadlineExceeded(f"request passed its {req.timeout_s}s deadline")
-        return self._completion(job)
+        end = h.ending
+        ttft = end.first_token_at - h.submitted if end.first_token_at else None
+        return Completion("".join(h.text), end.finish_reason, end.prompt_tokens,
+                          end.completion_tokens, ttft, time.monotonic() - h.submitted)
 
-    def _completion(self, job: _Job) -> Completion:
-        now = time.monotonic()
-        ttft = job.first_token_at - job.submitted if job.first_token_at else None
-        return Completion("".join(job.text), job.finish_reason or "cancelled", len(job.prompt),
-                          job.generated, ttft, now - job.submitted)
+    # -- the reader thread: the worker's reports, handed to each caller's loop -------------
 
-    async def close(self, drain: bool = True, timeout: float | None = None) -> None:
-        """Stop taking requests, let the ones in flight finish (for up to `timeout` seconds
-        when draining), cancel the rest, then free the cache."""
-        with self._lock:
-            self._closing = True
-            self._lock.notify()
-        if self._thread is None:
-            return
-        if drain:
-            await asyncio.to_thread(self._thread.join, timeout)
-        with self._lock:
-            for job in [*self._waiting, *self._running()]:
-                job.cancelled = True
-            self._lock.notify()
-        await asyncio.to_thread(self._thread.join)
-        self._thread = None
-        self.cache = None
-
-    # -- the worker thread ------------------------------------------------------------
-
-    def _running(self) -> list[_Job]:
-        return self._decoding + ([self._prefilling] if self._prefilling else [])
-
-    def _run(self) -> None:
-        previous = torch.get_num_threads()  # a process-wide setting: restored on exit
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        try:
-            self._serve()
-        finally:
-            torch.set_num_threads(previous)
-
-    def _serve(self) -> None:
-        with torch.inference_mode():
-            while True:
-                with self._lock:
-                    while not (self._waiting or self._running() or self._closing):
-                        self._lock.wait()
-                    if self._closing and not (self._waiting or self._running()):
-                        return
-                try:
-                    self._step()
-                except Exception as e:  # a model failure fails its requests, not the engine
-                    log.exception("engine step failed; failing %d requests", len(self._running()))
-                    for job in self._running():
-                        job.deliver(e)
-                        self._finish(job, "error")
-
-    def _admit(self) -> None:
-        """Start reading the next prompt when the spare row is free and a slot awaits it."""
-        while self._prefilling is None and self._waiting and len(self._decoding) < self.slots:
-            job = self._waiting.popleft()
-            if job.cancelled:
-                job.finish_reason = "cancelled"
-                job.deliver(_END)
-            else:
-                self._prefilling = job
-
-    def _encode(self, job: _Job) -> None:
-        req, tok = job.req, self.tok
-        stop = job.p.stop
-        if req.messages is not None:
-            if self.template is None:
-                raise BadRequest("this model has no chat template; pass template= "
-                                 "(lm, zephyr, llama2 or chatml)")
-            ids = self.template.encode(tok, req.messages)
-            stop += self.template.stop_strings
-        else:
-            ids = [tok.bos_id, *tok.encode(req.prompt or "")]
-        if len(ids) >= self.max_len:
-            raise PromptTooLong(f"prompt of {len(ids)} tokens leaves no room to answer in a "
-                                f"{self.max_len}-token context")
-        job.prompt = ids
-        job.seen = set(job.prompt)
-        job.stream = TextStream(tok, job.prompt, stop)
-
-    def _step(self) -> None:
-        now = time.monotonic()
-        for job in self._running():
-            if job.cancelled:
-                self._finish(job, "cancelled")
-            elif job.deadline is not None and now > job.deadline:
-                self._finish(job, "deadline")
-        budget = self.prefill_chunk  # prompt tokens read per step, over one or more prompts
-        while budget > 0:
-            if self._prefilling is None:
-                with self._lock:
-                    self._admit()
-                if self._prefilling is None:
-                    break
-            budget -= self._prefill(self._prefilling, budget)
-        if self._decoding:
-            self._decode(self._decoding)
-
-    def _prefill(self, job: _Job, budget: int) -> int:
-        """Read up to `budget` tokens of one prompt; return how many. Long prompts take
-        several steps, interleaved with decoding; short ones leave budget for the next."""
-        if job.stream is None:
+    def _read(self) -> None:
+        while True:
             try:
-                self._encode(job)
-            except (BadRequest, LMError) as e:  # this request's problem, not the batch's
-                job.deliver(e)
-                self._finish(job, "error")
-                return 1
-            self.requests += 1
-        chunk = job.prompt[job.pos:job.pos + budget]
-        idx = torch.tensor([chunk], device=self.device)
-        pos = torch.arange(job.pos, job.pos + len(chunk), device=self.device)[None]
-        logits = self.model(idx, positions=pos, cache=self.cache, last_only=True, first_row=self.slots)
-        job.pos += len(chunk)
-        if job.pos < len(job.prompt):
-            return len(chunk)
-        row = len(self._decoding)
-        for layer in self.cache:
-            layer.move_row(self.slots, row, job.pos)
-        self._prefilling = None
-        self._decoding.append(job)
-        self._accept([job], self._sample([job], logits[:, -1]))
-        return len(chunk)
+                events = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+            for job_id, kind, payload in events:
+                h = self._handles.get(job_id)
+                if h is None:
+                    continue
+                if kind == "end":
+                    with self._lock:
+                        del self._handles[job_id]
+                    self.requests += payload.prompt_tokens > 0
+                    self.tokens_generated += payload.completion_tokens
+                by_loop.setdefault(h.loop, []).append((h, kind, payload))
+            for loop, items in by_loop.items():
+                _deliver(loop, items)
+        with self._lock:  # the worker stopped: nothing more will come for anyone
+            self._closing = True
+            left, self._handles = list(self._handles.values()), {}
+        for h in left:
+            _deliver(h.loop, [(h, "error", EngineClosed("the engine worker stopped")),
+                              (h, "end", Ending("error", 0, 0, None))])
+        self._conn.close()
 
-    def _decode(self, jobs: list[_Job]) -> None:
-        jobs = list(jobs)
-        idx = torch.tensor([[j.last] for j in jobs], device=self.device)
-        pos = torch.tensor([[j.pos] for j in jobs], device=self.device)
-        logits = self.model(idx, positions=pos, cache=self.cache)
-        for j in jobs:
-            j.pos += 1
-        self._accept(jobs, self._sample(jobs, logits[:, -1]))
 
-    def _sample(self, jobs: list[_Job], logits: torch.Tensor) -> list[int]:
-        logits = logits.float()
-        for r, j in enumerate(jobs):
-            if j.p.repetition_penalty != 1.0:
-                seen = torch.tensor(sorted(j.seen), device=logits.device)
-                logits[r] = apply_repetition_penalty(logits[r], seen, j.p.repetition_penalty)
-        logits = logits[:, :self.vocab]
-        return sample_rows(logits, [j.p for j in jobs], [j.generator for j in jobs]).tolist()
+def _deliver(loop: asyncio.AbstractEventLoop, items: list) -> None:
+    """One wake-up of the caller's loop per worker step, however many requests it touched."""
+    def put():
+        for h, kind, payload in items:
+            if kind == "delta":
+                h.text.append(payload)
+                h.queue.put_nowait(payload)
+            elif kind == "error":
+                h.queue.put_nowait(payload)
+            else:
+                h.ending = payload
+                h.queue.put_nowait(_END)
+    try:
+        loop.call_soon_threadsafe(put)
+    except RuntimeError:  # that loop is closed: nobody is listening
+        pass
 
-    def _accept(self, jobs: list[_Job], tokens: list[int]) -> None:
-        now = time.monotonic()
-        for j, token in zip(jobs, tokens):
-            if j.first_token_at is None:
-                j.first_token_at = now
-            if token in self.stop_ids and not j.p.ignore_eos:
-                self._finish(j, "stop")
-                continue
-            j.generated += 1
-            self.tokens_generated += 1
-            j.seen.add(token)
-            j.last = token
-            delta = j.stream.push(token)
-            if delta:
-                j.text.append(delta)
-                j.deliver(delta)
-            if j.stream.stopped:
-                self._finish(j, "stop")
-            elif j.generated >= j.p.max_new_tokens or j.pos + 1 >= self.max_len:
-                self._finish(j, "length")
 
-    def _finish(self, job: _Job, reason: str) -> None:
-        if reason in ("stop", "length") and job.stream is not None:
-            tail = job.stream.finish()
-            if tail:
-                job.text.append(tail)
-                job.deliver(tail)
-        job.finish_reason = reason
-        if job is self._prefilling:
-            self._prefilling = None
-        else:
-            i, last = self._decoding.index(job), self._decoding[-1]
-            if last is not job:  # keep generating rows contiguous: the last row fills the hole
-                for layer in self.cache:
-                    layer.move_row(len(self._decoding) - 1, i, last.pos)
-                self._decoding[i] = last
-            self._decoding.pop()
-        job.deliver(_END)
+class _Shape:
+    """Stands in for a model where the engine only needs its config (the worker loads it)."""
+
+    def __init__(self, config):
+        self.config = config
+
+
+# -- the worker process ------------------------------------------------------------------
+
+def _worker_main(conn, spec: _Spec) -> None:
+    """Load the model, then serve until told to close. Messages in: submit, cancel,
+    close. Out: ("ready" | "failed", detail) once, then one list of events per step."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it closes us
+    try:
+        if spec.threads:
+            torch.set_num_threads(spec.threads)
+        model, tok = _build(spec)
+        # bf16 keys/values where weights already meet activations in bf16 (int8 or bf16
+        # serving): half the bytes a decode step reads over long contexts.
+        reduced = model.lm_head.weight.dtype in (torch.int8, torch.bfloat16)
+        kv_dtype = spec.kv_dtype or (torch.bfloat16 if reduced else torch.float32)
+        events: list = []
+        sched = Scheduler(model, tok, lambda *e: events.append(e), slots=spec.slots,
+                          max_len=spec.max_len, prefill_chunk=spec.prefill_chunk,
+                          template=spec.template, kv_dtype=kv_dtype)
+    except Exception as e:  # noqa: BLE001 - any load failure is the caller's error to show
+        conn.send(("failed", _portable(e)))
+        return
+    conn.send(("ready", None))
+    closing = drain = False
+    with torch.inference_mode():
+        while True:
+            if sched.idle and not closing:
+                conn.poll(None)
+            try:
+                while conn.poll(0):
+                    msg = conn.recv()
+                    if msg[0] == "submit":
+                        _, job_id, prompt, messages, params, deadline = msg
+                        sched.submit(Job(job_id, prompt, messages, params, deadline, sched.device))
+                    elif msg[0] == "cancel":
+                        sched.cancel(msg[1])
+                    else:  # close: drain when asked, until a later close says not to
+                        drain = msg[1] and (drain or not closing)
+                        closing = True
+            except EOFError:  # the caller is gone
+                closing, drain = True, False
+            if closing and not drain:
+                sched.cancel_all()
+            else:
+                sched.step()
+            if events:
+                conn.send([(i, kind, _portable(p) if kind == "error" else p) for i, kind, p in events])
+                events.clear()
+            if closing and sched.idle:
+                break
+    conn.close()
+
+
+def _build(spec: _Spec) -> tuple[Llama, Tokenizer]:
+    tok = Tokenizer(spec.tokenizer)
+    if spec.model is not None:
+        return spec.model, tok
+    from .checkpoint import load_for_inference
+    model, _ = load_for_inference(spec.folder, spec.device, spec.precision)
+    return model, tok
+
+
+def _portable(e: Exception) -> Exception:
+    """The exception itself when it survives a pickle round trip, else its text."""
+    try:
+        pickle.loads(pickle.dumps(e))
+        return e
+    except Exception:  # noqa: BLE001
+        return RuntimeError(f"{type(e).__name__}: {e}")
