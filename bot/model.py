@@ -3,7 +3,7 @@
 Chat code talks to a ``ChatModel``: ``stream(request)`` yields text deltas, ``complete``
 returns the whole answer, ``Busy`` means "the model is saturated, try later". The
 implementation, ``LocalModel``, is a thin adapter over ``lm.engine.Engine``, which batches
-all members' requests on one worker thread so the event loop (Discord heartbeats, the
+all members' requests in one worker process so the event loop (Discord heartbeats, the
 archive, moderation) never waits on a matrix multiply.
 """
 
@@ -75,7 +75,7 @@ class ChatModel(Protocol):
 class LocalModel:
     """A ``ChatModel`` backed by the ``lm`` inference engine running in this process.
 
-    The engine batches every member's request on one worker thread; this class only
+    The engine batches every member's request in its worker process; this class only
     translates: chat requests into engine requests, and engine outcomes into the two
     things chat code handles (``Busy``: try later; ``ModelError``: say sorry).
     """

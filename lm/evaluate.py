@@ -20,8 +20,11 @@ from .tokenizer import Tokenizer
 
 @torch.inference_mode()
 def evaluate(model: Llama, tok: Tokenizer, docs: list[Document], device: torch.device,
-             dtype: torch.dtype, batch_size: int = 8) -> dict:
-    """Score the concatenated documents in non-overlapping context-sized windows."""
+             dtype: torch.dtype, batch_size: int = 8, kv_dtype: torch.dtype | None = None) -> dict:
+    """Score the concatenated documents in non-overlapping context-sized windows.
+
+    With `kv_dtype`, keys and values pass through a KV cache of that dtype first, as they
+    do when the engine serves (its bf16 cache rounds them): the score then includes that."""
     stream: list[int] = []
     nbytes = 0
     for doc in docs:
@@ -37,8 +40,12 @@ def evaluate(model: Llama, tok: Tokenizer, docs: list[Document], device: torch.d
         for r, w in enumerate(group):
             rows[r, :len(w)] = torch.tensor(w)
         x, y = rows[:, :-1].clamp(min=0).to(device), rows[:, 1:].to(device)
+        cache = positions = None
+        if kv_dtype is not None:
+            cache = model.new_cache(len(group), width, kv_dtype)
+            positions = torch.arange(x.shape[1], device=device).expand_as(x)
         with autocast(device, dtype):
-            _, loss = model(x, y)  # mean over the non-padding targets
+            _, loss = model(x, y, positions=positions, cache=cache)  # mean over non-padding targets
         n = int((y != -1).sum())
         total_nats += loss.item() * n
         count += n

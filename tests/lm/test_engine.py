@@ -192,3 +192,23 @@ async def test_chat_template_comes_from_the_folder(model_dir, tmp_path):
     (model_dir / "tokenizer_config.json").write_text(json.dumps(cfg | {"lm_template": "chatml"}))
     assert Engine.from_dir(model_dir, device="cpu").template.name == "chatml"
     assert Engine.from_dir(model_dir, device="cpu", template="zephyr").template.name == "zephyr"
+
+
+def test_a_model_that_cannot_load_fails_at_start(model_dir):
+    weights = model_dir / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])  # truncated in transit
+    with pytest.raises(Exception, match="truncated|incomplete|corrupt|model.safetensors"):
+        Engine.from_dir(model_dir, device="cpu").start()
+
+
+async def test_a_dead_worker_fails_requests_in_flight_and_refuses_more(model, tokenizer):
+    eng = Engine(model, tokenizer, slots=2).start()
+    stream = eng.stream(Request(prompt="x", params=greedy(200)))
+    assert isinstance(await stream.__anext__(), str)
+    eng._proc.kill()  # an out-of-memory kill, say
+    with pytest.raises(EngineClosed):
+        async for _ in stream:
+            pass
+    with pytest.raises(EngineClosed):
+        await eng.complete(Request(prompt="y"))
+    await eng.close()

@@ -54,6 +54,28 @@ def test_kv_cache_matches_full_recompute_with_rows_at_different_positions():
         torch.testing.assert_close(step[:, 0], full[torch.arange(3), pos[:, 0]], atol=1e-5, rtol=1e-5)
 
 
+@torch.no_grad()
+def test_cache_grows_and_shrinks_without_changing_answers():
+    """The cache's length follows the longest row (attention reads all of it), so growing
+    past a GROW boundary and giving room back must keep every position's keys."""
+    model = make(max_position_embeddings=320)
+    x = torch.randint(0, 640, (2, 300))
+    full = model(x)
+    cache = model.new_cache(2, 320)
+    assert cache[0].length == 128
+    model(x[:, :100], positions=torch.arange(100).expand(2, 100), cache=cache)
+
+    def decode(start, stop):
+        for p in range(start, stop):
+            step = model(x[:, p:p + 1], positions=torch.full((2, 1), p), cache=cache)
+            torch.testing.assert_close(step[:, 0], full[:, p], atol=1e-4, rtol=1e-4)
+
+    decode(100, 300)
+    assert cache[0].length == 320  # 300 rounded up to 384, capped at the context
+    assert cache[0].fit(150, shrink=True) == 256 and all(c.fit(150, shrink=True) == 256 for c in cache)
+    decode(150, 200)
+
+
 def test_save_and_load_round_trip(tmp_path, tokenizer_path):
     for tied in (True, False):
         model = make(tie_word_embeddings=tied)
