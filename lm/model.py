@@ -16,6 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import native
+
 
 # transformers' defaults where they differ from ours, for a config.json that omits the key.
 HF_DEFAULTS = {"tie_word_embeddings": False, "rms_norm_eps": 1e-6,
@@ -218,24 +220,28 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = cache.update(ctx.positions, k, v, ctx.first_row)
         if T == 1 and cache is not None:
-            y = self.decode_attention(q, k, v, ctx.mask)
+            y = self.decode_attention(q, k, v, ctx)
         else:
             k, v = k.to(q.dtype), v.to(q.dtype)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=ctx.mask, is_causal=ctx.causal,
                                                enable_gqa=self.n_kv != self.n_heads)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
 
-    def decode_attention(self, q, k, v, mask):
-        """One query per row: two batched matmuls in the cache's dtype (a bf16 cache halves
-        the bytes read, which is what a decode step over long contexts waits on), softmax
-        in fp32. The CPU flash kernel is tuned for long query blocks and was ~10x slower
-        here; grouping query heads by their KV head avoids copying K/V for GQA."""
+    def decode_attention(self, q, k, v, ctx: "StepContext"):
+        """One query per row, in the cache's dtype (a bf16 cache halves the bytes a decode
+        step reads over long contexts), softmax in fp32. A bf16 cache on the CPU goes to
+        lm/native.py's kernel, which reads each row's own keys only; otherwise two batched
+        matmuls (the CPU flash kernel is tuned for long query blocks and was ~10x slower).
+        Query heads are grouped by their KV head, so GQA never copies K/V."""
         B, _, _, hd = q.shape
         dtype = q.dtype
         q = q.view(B, self.n_kv, self.n_heads // self.n_kv, hd).to(k.dtype)
-        scores = (q @ k.transpose(-1, -2)).float() * hd ** -0.5  # [B, kv, rep, S]
-        scores = scores.masked_fill(~mask, float("-inf"))
-        y = torch.softmax(scores, dim=-1).to(v.dtype) @ v  # [B, kv, rep, hd]
+        if k.dtype == torch.bfloat16 and k.device.type == "cpu" and native.available():
+            y = native.decode_attention(q, k, v, ctx.positions, hd ** -0.5)
+        else:
+            scores = (q @ k.transpose(-1, -2)).float() * hd ** -0.5  # [B, kv, rep, S]
+            scores = scores.masked_fill(~ctx.mask, float("-inf"))
+            y = torch.softmax(scores, dim=-1).to(v.dtype) @ v  # [B, kv, rep, hd]
         return y.view(B, self.n_heads, 1, hd).to(dtype)
 
 

@@ -71,7 +71,7 @@ class Int8Linear(nn.Module):
             y = torch.ops.mkldnn._linear_pointwise(flat, self.blocked, None, "none", [], "")
         else:
             y = F.linear(flat, self.dense)
-        return y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
+        return y.reshape(*x.shape[:-1], self.out_features)
 
 
 def supported() -> bool:
