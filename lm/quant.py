@@ -6,7 +6,7 @@ of fp32's bytes. Activations stay in fp32 between layers (norms, RoPE and attent
 unchanged) and meet the weights in bf16 inside `_weight_int8pack_mm`, which dequantises
 on the fly. bench/engine.py checks the perplexity cost against fp32 (the bar is 1%).
 
-That kernel works row by row, so its cost grows with the rows: from 4 rows on (a busy
+That kernel works row by row, so its cost grows with the rows: from 8 rows on (a busy
 decode batch, a prompt chunk) a bf16 GEMM over the same quantised weights, dequantised
 once at load, wins. The bf16 copy is kept in oneDNN's blocked layout: a plain bf16
 `F.linear` re-lays the weight out on every call, which made a 16-row decode step over
@@ -22,10 +22,11 @@ import torch.nn.functional as F
 from .model import Llama
 
 
-# Below this many rows the int8 kernel wins; from it on, the blocked bf16 GEMM does
-# (a 25-matrix decode step on one AVX512-BF16 core, int8 vs bf16: 0.52 vs 1.33 ms at
-# 1 row, 1.63 vs 1.50 at 4, 4.28 vs 2.45 at 16).
-GEMM_ROWS = 4
+# Below this many rows the int8 kernel wins; from it on, the blocked bf16 GEMM does.
+# A 25-matrix decode step of the 8M shape, int8 vs blocked bf16, on 2 AVX512-BF16 cores
+# (the engine's default): 0.40 vs 0.78 ms at 1 row, 0.65 vs 0.88 at 4, 1.24 vs 1.33 at 8,
+# 2.57 vs 1.39 at 16. On one core the tie comes earlier (1.63 vs 1.50 ms at 4 rows).
+GEMM_ROWS = 8
 
 
 def _blocked(w: torch.Tensor) -> torch.Tensor | None:
