@@ -86,7 +86,7 @@ def forced(n: int) -> SamplingParams:
 
 
 async def engine_decode_tok_s(model, tok, new_tokens: int) -> float:
-    eng = Engine(model, tok, slots=1).start()
+    eng = Engine(model, tok, slots=1, threads=torch.get_num_threads()).start()
     try:
         await eng.complete(Request(prompt="warm up", params=forced(8)))
         r = await eng.complete(Request(prompt=prompt_text(tok, 16, 1), params=forced(new_tokens)))
@@ -96,7 +96,7 @@ async def engine_decode_tok_s(model, tok, new_tokens: int) -> float:
 
 
 async def engine_serving(model, tok, jobs: list[tuple[int, int]], slots: int) -> dict:
-    eng = Engine(model, tok, slots=slots, max_queue=len(jobs)).start()
+    eng = Engine(model, tok, slots=slots, max_queue=len(jobs), threads=torch.get_num_threads()).start()
     lags, running = [], True
 
     async def ticker():

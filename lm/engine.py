@@ -24,6 +24,7 @@ import asyncio
 import logging
 import multiprocessing
 import pickle
+import queue
 import signal
 import threading
 import time
@@ -124,8 +125,11 @@ class Engine:
         self.requests = self.tokens_generated = 0
         self._handles: dict[int, _Handle] = {}
         self._ids = 0
-        self._lock = threading.Lock()  # admission and the pipe's sending end
-        self._conn = self._proc = self._reader = None
+        self._lock = threading.Lock()  # admission, and the handles the reader hands out
+        # Messages to the worker go through a queue and a sender thread: a pipe whose
+        # buffer is full (a burst of long prompts during a long step) must never block the loop.
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._conn = self._proc = self._reader = self._writer = None
         self._closing = False
 
     @classmethod
@@ -164,7 +168,9 @@ class Engine:
             self._proc = None
             raise payload
         self._reader = threading.Thread(target=self._read, name="lm-engine-reader", daemon=True)
+        self._writer = threading.Thread(target=self._write, name="lm-engine-writer", daemon=True)
         self._reader.start()
+        self._writer.start()
         return self
 
     @property
@@ -188,7 +194,9 @@ class Engine:
         await asyncio.to_thread(proc.join, 30)
         if proc.is_alive():
             proc.kill()
+        self._outbox.put(None)
         await asyncio.to_thread(self._reader.join)
+        await asyncio.to_thread(self._writer.join)
         self._proc = None
 
     # -- requests ---------------------------------------------------------------------
@@ -208,10 +216,14 @@ class Engine:
         return h
 
     def _send(self, message) -> None:
-        try:
-            self._conn.send(message)
-        except (OSError, ValueError):  # the worker is gone; the reader fails what is left
-            pass
+        self._outbox.put(message)
+
+    def _write(self) -> None:
+        while (message := self._outbox.get()) is not None:
+            try:
+                self._conn.send(message)
+            except (OSError, ValueError):  # the worker is gone; the reader fails what is left
+                return
 
     async def _events(self, h: _Handle):
         try:
@@ -278,6 +290,7 @@ class Engine:
         for h in left:
             _deliver(h.loop, [(h, "error", EngineClosed("the engine worker stopped")),
                               (h, "end", Ending("error", 0, 0, None))])
+        self._outbox.put(None)
         self._conn.close()
 
 

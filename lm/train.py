@@ -229,8 +229,9 @@ class Trainer:
     def run(self) -> dict:
         cfg, d = self.cfg, self.d
         tokens_per_step = cfg.batch_size * cfg.block_size * cfg.grad_accum
-        # tqdm's own remaining-time guess ignores --max-minutes; the postfix ETA does not.
-        bar = tqdm(total=cfg.max_steps, initial=self.step, desc="train", unit="step",
+        # tqdm's own remaining-time guess ignores --max-minutes; the postfix ETA does not, and
+        # the bar's total follows the step the time budget will end at.
+        bar = tqdm(total=self.steps_expected(), initial=self.step, desc="train", unit="step",
                    disable=not d.main, dynamic_ncols=True, mininterval=1.0,
                    bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
         val_loss = val_bpb = None
@@ -248,6 +249,7 @@ class Trainer:
                    "tokens_per_s": round(tok_s, 1), "elapsed_s": round(self.elapsed, 2)}
             if self.device.type == "cuda" and self.peak_flops:
                 rec["mfu"] = round(self.flops_per_token() * tok_s / self.peak_flops, 4)
+            bar.total = self.steps_expected()
             bar.set_postfix_str(self.postfix(loss, tok_s, val_bpb), refresh=False)
             bar.update(1)
             evaluate_now = self.step % cfg.eval_interval == 0 or self.out_of_budget()
@@ -267,11 +269,18 @@ class Trainer:
         return {"step": self.step, "val_loss": val_loss, "val_bpb": val_bpb,
                 "elapsed_s": self.elapsed, "stopped": self.stop_requested}
 
+    def steps_expected(self) -> int:
+        """The step training will stop at: max_steps, or sooner where the time budget ends
+        first at the pace so far."""
+        if not self.cfg.max_minutes or self.step == 0:
+            return self.cfg.max_steps
+        left = max(0.0, self.cfg.max_minutes * 60 - self.elapsed)
+        return min(self.cfg.max_steps, self.step + math.ceil(left * self.step / self.elapsed))
+
     def postfix(self, loss: float, tok_s: float, val_bpb: float | None) -> str:
-        steps_left = self.cfg.max_steps - self.step
-        eta = steps_left * self.elapsed / max(self.step, 1)
+        eta = (self.steps_expected() - self.step) * self.elapsed / max(self.step, 1)
         if self.cfg.max_minutes:
-            eta = min(eta, self.cfg.max_minutes * 60 - self.elapsed)
+            eta = min(eta, max(0.0, self.cfg.max_minutes * 60 - self.elapsed))
         bpb = f" val {val_bpb:.3f} bpb" if val_bpb is not None else ""
         return f"loss {loss:.3f}{bpb} {tok_s:,.0f} tok/s ETA {int(eta // 60)}:{int(eta % 60):02d}"
 
