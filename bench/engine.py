@@ -70,7 +70,7 @@ def measure(folder: Path, a) -> dict:
     """`python -m lm bench` in a fresh process: training in this one leaves thread pools
     and allocator state behind that skewed the serving figures by a third."""
     cmd = [sys.executable, "-m", "lm", "bench", "--model", str(folder),
-           "--concurrency", a.concurrency, "--threads", str(a.threads)]
+           "--concurrency", a.concurrency, "--threads", str(a.threads), "--repeats", str(a.repeats)]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode:
         sys.exit(f"error: lm bench failed on {folder}:\n{proc.stderr[-3000:]}")
@@ -82,6 +82,7 @@ def main() -> None:
     ap.add_argument("--train-minutes", type=float, default=2.0)
     ap.add_argument("--concurrency", default="1,4,16,64")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3, help="rounds per figure (median reported)")
     a = ap.parse_args()
     if not REVIEWS.exists():
         sys.exit(f"error: {REVIEWS} not found (the shared data folder beside the project)")

@@ -9,6 +9,8 @@ same weights when transformers is installed:
 - concurrent serving (1, 4, 16, 64 requests of mixed prompt and output lengths): aggregate
   tokens/s and p50/p95 time-to-first-token and latency, against HF serving the same
   requests one after another;
+- each figure as the median of `repeats` rounds (3 by default), ours and HF's alike:
+  single runs on a shared 2-core machine vary by about +-20%;
 - asyncio loop lag p99 while the engine is saturated;
 - weight bytes/s at batch 1 as a fraction of measured memory bandwidth.
 """
@@ -66,10 +68,14 @@ def weight_bytes(model: Llama) -> int:
     return total
 
 
-def workload(n: int, seed: int = 0, max_prompt: int = 400) -> list[tuple[int, int]]:
-    """(prompt tokens, output tokens) pairs, prompts 16-400 and outputs 16-128."""
+def workload(n: int, seed: int = 0, context: int = 1024) -> list[tuple[int, int]]:
+    """(prompt tokens, output tokens) pairs: prompts 16-400 and outputs 16-128, both
+    capped so that they fit a smaller context."""
     rnd = random.Random(seed)
-    return [(rnd.randint(16, max_prompt), rnd.randint(16, 128)) for _ in range(n)]
+    max_out = min(128, context // 4)
+    max_prompt = min(400, context - max_out - 1)
+    return [(rnd.randint(min(16, max_prompt), max_prompt), rnd.randint(min(16, max_out), max_out))
+            for _ in range(n)]
 
 
 def prompt_text(tok: Tokenizer, n_tokens: int, seed: int) -> str:
@@ -85,40 +91,47 @@ def forced(n: int) -> SamplingParams:
     return SamplingParams(temperature=0, max_new_tokens=n, ignore_eos=True)
 
 
-async def engine_decode_tok_s(model, tok, new_tokens: int) -> float:
+async def engine_decode_tok_s(model, tok, new_tokens: int, repeats: int) -> list[float]:
     eng = Engine(model, tok, slots=1, threads=torch.get_num_threads()).start()
     try:
         await eng.complete(Request(prompt="warm up", params=forced(8)))
-        r = await eng.complete(Request(prompt=prompt_text(tok, 16, 1), params=forced(new_tokens)))
-        return (r.completion_tokens - 1) / (r.latency_s - r.ttft_s)
+        rates = []
+        for _ in range(repeats):
+            r = await eng.complete(Request(prompt=prompt_text(tok, 16, 1), params=forced(new_tokens)))
+            rates.append((r.completion_tokens - 1) / (r.latency_s - r.ttft_s))
+        return rates
     finally:
         await eng.close()
 
 
-async def engine_serving(model, tok, jobs: list[tuple[int, int]], slots: int) -> dict:
+async def engine_serving(model, tok, jobs: list[tuple[int, int]], slots: int, repeats: int) -> list[dict]:
+    """`repeats` rounds of the same requests, all arriving at once, on one engine."""
     eng = Engine(model, tok, slots=slots, max_queue=len(jobs), threads=torch.get_num_threads()).start()
-    lags, running = [], True
-
-    async def ticker():
-        while running:
-            t = time.perf_counter()
-            await asyncio.sleep(0.001)
-            lags.append(time.perf_counter() - t - 0.001)
-
+    reqs = [Request(prompt=prompt_text(tok, p, i), params=forced(o)) for i, (p, o) in enumerate(jobs)]
+    rounds = []
     try:
         await eng.complete(Request(prompt="warm up", params=forced(4)))
-        tick = asyncio.create_task(ticker())
-        reqs = [Request(prompt=prompt_text(tok, p, i), params=forced(o)) for i, (p, o) in enumerate(jobs)]
-        t0 = time.perf_counter()
-        results = await asyncio.gather(*(eng.complete(r) for r in reqs))
-        wall = time.perf_counter() - t0
-        running = False
-        await tick
+        for _ in range(repeats):
+            lags, running = [], True
+
+            async def ticker():
+                while running:
+                    t = time.perf_counter()
+                    await asyncio.sleep(0.001)
+                    lags.append(time.perf_counter() - t - 0.001)
+
+            tick = asyncio.create_task(ticker())
+            t0 = time.perf_counter()
+            results = await asyncio.gather(*(eng.complete(r) for r in reqs))
+            wall = time.perf_counter() - t0
+            running = False
+            await tick
+            rounds.append({"tok_s": sum(r.completion_tokens for r in results) / wall,
+                           "ttft": [r.ttft_s for r in results], "latency": [r.latency_s for r in results],
+                           "loop_lag_ms": [x * 1e3 for x in lags]})
     finally:
         await eng.close()
-    tokens = sum(r.completion_tokens for r in results)
-    return {"tok_s": tokens / wall, "ttft": [r.ttft_s for r in results],
-            "latency": [r.latency_s for r in results], "loop_lag_ms": [x * 1e3 for x in lags]}
+    return rounds
 
 
 def hf_model(folder: Path, dtype: torch.dtype):
@@ -148,12 +161,15 @@ def hf_generate(hf, ids: list[int], n: int, streamer=None):
                        do_sample=False, streamer=streamer, pad_token_id=0)
 
 
-def hf_decode_tok_s(hf, tok: Tokenizer, new_tokens: int) -> float:
+def hf_decode_tok_s(hf, tok: Tokenizer, new_tokens: int, repeats: int) -> list[float]:
     ids = [tok.bos_id, *tok.encode(prompt_text(tok, 16, 1))]
     hf_generate(hf, ids, 8)
-    s = _FirstToken()
-    hf_generate(hf, ids, new_tokens, s)
-    return (new_tokens - 1) / (time.perf_counter() - s.first)
+    rates = []
+    for _ in range(repeats):
+        s = _FirstToken()
+        hf_generate(hf, ids, new_tokens, s)
+        rates.append((new_tokens - 1) / (time.perf_counter() - s.first))
+    return rates
 
 
 def hf_serial(hf, tok: Tokenizer, jobs: list[tuple[int, int]]) -> dict:
@@ -171,8 +187,23 @@ def hf_serial(hf, tok: Tokenizer, jobs: list[tuple[int, int]]) -> dict:
     return {"tok_s": tokens / (time.perf_counter() - t0), "ttft": ttft, "latency": latency}
 
 
+def median(xs: list[float]) -> float:
+    return percentile(xs, 50)
+
+
+def summarise(rounds: list[dict]) -> dict:
+    """Each measure as its median over rounds (single runs here vary by +-20%)."""
+    return {"tok_s": median([r["tok_s"] for r in rounds]),
+            "p50_ttft": median([percentile(r["ttft"], 50) for r in rounds]),
+            "p95_ttft": median([percentile(r["ttft"], 95) for r in rounds]),
+            "p50_latency": median([percentile(r["latency"], 50) for r in rounds]),
+            "p95_latency": median([percentile(r["latency"], 95) for r in rounds]),
+            "rounds_tok_s": [round(r["tok_s"], 1) for r in rounds]}
+
+
 def run(folder: Path, concurrency=(1, 4, 16, 64), new_tokens: int = 128, threads: int | None = None,
-        hf: bool = True, serial_up_to: int = 16) -> dict:
+        hf: bool = True, serial_up_to: int = 16, repeats: int = 3) -> dict:
+    """Every figure is the median of `repeats` rounds, ours and HF's alike."""
     if threads:
         torch.set_num_threads(threads)
     folder = Path(folder)
@@ -181,9 +212,9 @@ def run(folder: Path, concurrency=(1, 4, 16, 64), new_tokens: int = 128, threads
     ours = {"fp32": load_model(folder), "fast": fast}
     ctx = ours["fp32"].config.max_position_embeddings
     out: dict = {"model": str(folder), "params": ours["fp32"].num_params(), "threads": torch.get_num_threads(),
-                 "fast_precision": mode, "context": ctx}
-    out["decode_tok_s_fp32"] = asyncio.run(engine_decode_tok_s(ours["fp32"], tok, new_tokens))
-    out[f"decode_tok_s_{mode}"] = asyncio.run(engine_decode_tok_s(ours["fast"], tok, new_tokens))
+                 "fast_precision": mode, "context": ctx, "repeats": repeats}
+    out["decode_tok_s_fp32"] = median(asyncio.run(engine_decode_tok_s(ours["fp32"], tok, new_tokens, repeats)))
+    out[f"decode_tok_s_{mode}"] = median(asyncio.run(engine_decode_tok_s(ours["fast"], tok, new_tokens, repeats)))
     best = "fast" if out[f"decode_tok_s_{mode}"] > out["decode_tok_s_fp32"] else "fp32"
     out["decode_tok_s"] = max(out["decode_tok_s_fp32"], out[f"decode_tok_s_{mode}"])
     out["serving_precision"] = mode if best == "fast" else "fp32"
@@ -191,31 +222,29 @@ def run(folder: Path, concurrency=(1, 4, 16, 64), new_tokens: int = 128, threads
     out["memory_bandwidth_gb_s"] = bw / 1e9
     out["weight_bytes"] = weight_bytes(ours[best])
     out["bandwidth_fraction"] = out["weight_bytes"] * out["decode_tok_s"] / bw
-    models = {}
     if hf:
         models = {"fp32": hf_model(folder, torch.float32), "bf16": hf_model(folder, torch.bfloat16)}
-        out["hf_decode_tok_s_fp32"] = hf_decode_tok_s(models["fp32"], tok, new_tokens)
-        out["hf_decode_tok_s_bf16"] = hf_decode_tok_s(models["bf16"], tok, new_tokens)
+        out["hf_decode_tok_s_fp32"] = median(hf_decode_tok_s(models["fp32"], tok, new_tokens, repeats))
+        out["hf_decode_tok_s_bf16"] = median(hf_decode_tok_s(models["bf16"], tok, new_tokens, repeats))
         out["hf_decode_tok_s"] = max(out["hf_decode_tok_s_fp32"], out["hf_decode_tok_s_bf16"])
         out["decode_speedup_vs_hf"] = out["decode_tok_s"] / out["hf_decode_tok_s"]
         hf_best = models["fp32" if out["hf_decode_tok_s_fp32"] >= out["hf_decode_tok_s_bf16"] else "bf16"]
     lags = []
     for c in concurrency:
-        jobs = workload(c, seed=c, max_prompt=min(400, ctx - 129))
-        r = asyncio.run(engine_serving(ours[best], tok, jobs, slots=min(c, 64)))
-        lags += r["loop_lag_ms"]
-        out[f"aggregate_tok_s_c{c}"] = r["tok_s"]
-        out[f"p50_ttft_s_c{c}"], out[f"p95_ttft_s_c{c}"] = percentile(r["ttft"], 50), percentile(r["ttft"], 95)
-        out[f"p50_latency_s_c{c}"] = percentile(r["latency"], 50)
-        out[f"p95_latency_s_c{c}"] = percentile(r["latency"], 95)
+        jobs = workload(c, seed=c, context=ctx)
+        rounds = asyncio.run(engine_serving(ours[best], tok, jobs, min(c, 64), repeats))
+        lags += [x for r in rounds for x in r["loop_lag_ms"]]
+        r = summarise(rounds)
+        out[f"aggregate_tok_s_c{c}"], out[f"aggregate_tok_s_c{c}_rounds"] = r["tok_s"], r["rounds_tok_s"]
+        out[f"p50_ttft_s_c{c}"], out[f"p95_ttft_s_c{c}"] = r["p50_ttft"], r["p95_ttft"]
+        out[f"p50_latency_s_c{c}"], out[f"p95_latency_s_c{c}"] = r["p50_latency"], r["p95_latency"]
         if hf and c <= serial_up_to:
-            s = hf_serial(hf_best, tok, jobs)
-            out[f"hf_serial_tok_s_c{c}"] = s["tok_s"]
-            out[f"hf_serial_p95_ttft_s_c{c}"] = percentile(s["ttft"], 95)
-            out[f"hf_serial_p95_latency_s_c{c}"] = percentile(s["latency"], 95)
+            s = summarise([hf_serial(hf_best, tok, jobs) for _ in range(repeats)])
+            out[f"hf_serial_tok_s_c{c}"], out[f"hf_serial_tok_s_c{c}_rounds"] = s["tok_s"], s["rounds_tok_s"]
+            out[f"hf_serial_p95_ttft_s_c{c}"] = s["p95_ttft"]
+            out[f"hf_serial_p95_latency_s_c{c}"] = s["p95_latency"]
             out[f"throughput_ratio_c{c}"] = r["tok_s"] / s["tok_s"]
-            out[f"p95_latency_ratio_c{c}"] = (out[f"p95_latency_s_c{c}"]
-                                               / out[f"hf_serial_p95_latency_s_c{c}"])
+            out[f"p95_latency_ratio_c{c}"] = r["p95_latency"] / s["p95_latency"]
     out["loop_lag_p99_ms"] = percentile(lags, 99)
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
 

@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", default="1,4,16,64", help="comma-separated request counts")
     p.add_argument("--new-tokens", type=int, default=128, help="forced output length at batch 1")
     p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    p.add_argument("--repeats", type=int, default=3, help="rounds per figure; the median is reported")
     return ap
 
 
@@ -170,8 +171,12 @@ def cmd_bench(a) -> None:
     from .bench import main
     from .checkpoint import read_config
     read_config(a.model)  # a clear error for a bad folder before anything is timed
+    for flag in ("new_tokens", "threads", "repeats"):
+        value = getattr(a, flag)
+        if value is not None and value <= 0:
+            raise LMError(f"--{flag.replace('_', '-')} must be positive, got {value}")
     main(a.model, concurrency=tuple(int(c) for c in a.concurrency.split(",")),
-         new_tokens=a.new_tokens, threads=a.threads)
+         new_tokens=a.new_tokens, threads=a.threads, repeats=a.repeats)
 
 
 COMMANDS = {"bench": cmd_bench, "tokenizer": cmd_tokenizer, "train": cmd_train, "generate": cmd_generate,

@@ -37,6 +37,17 @@ def test_eval_prints_one_json_object(model_dir, corpus):
     assert out["bits_per_byte"] == pytest.approx(out["loss"] * out["tokens"] / 0.693147 / out["bytes"], rel=1e-4)
 
 
+def test_bench_prints_the_keys_results_are_compared_by(model_dir):
+    pytest.importorskip("transformers")
+    r = run_cli("bench", "--model", model_dir, "--concurrency", "2", "--repeats", 1, "--new-tokens", 8)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for key in ("decode_tok_s", "hf_decode_tok_s", "decode_tok_s_fp32", "hf_decode_tok_s_fp32",
+                "aggregate_tok_s_c2", "hf_serial_tok_s_c2", "p95_latency_s_c2",
+                "hf_serial_p95_latency_s_c2", "loop_lag_p99_ms", "bandwidth_fraction"):
+        assert isinstance(out[key], float) and out[key] > 0, key
+
+
 def test_tokenizer_command(tmp_path, corpus):
     r = run_cli("tokenizer", "--data", corpus, "--vocab-size", 500, "--out", tmp_path)
     assert r.returncode == 0, r.stderr
