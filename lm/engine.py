@@ -35,6 +35,7 @@ from typing import AsyncIterator, Sequence
 import torch
 import torch.multiprocessing  # noqa: F401  (registers tensor sharing for the worker's pickles)
 
+from . import native
 from .chat import TEMPLATES, Template, template_for, template_name
 from .errors import LMError
 from .model import Llama
@@ -333,6 +334,8 @@ def _worker_main(conn, spec: _Spec) -> None:
         # serving): half the bytes a decode step reads over long contexts.
         reduced = model.lm_head.weight.dtype in (torch.int8, torch.bfloat16)
         kv_dtype = spec.kv_dtype or (torch.bfloat16 if reduced else torch.float32)
+        if model.model.embed_tokens.weight.device.type == "cpu" and kv_dtype == torch.bfloat16:
+            native.available()  # build the attention kernel now, not during the first request
         events: list = []
         sched = Scheduler(model, tok, lambda *e: events.append(e), slots=spec.slots,
                           max_len=spec.max_len, prefill_chunk=spec.prefill_chunk,
