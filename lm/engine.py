@@ -159,14 +159,14 @@ class Engine:
                                  daemon=True)
         self._proc.start()
         child.close()
-        self._spec.model = None  # the worker holds it now
         try:
             kind, payload = self._conn.recv()
         except EOFError:
             kind, payload = "failed", LMError(f"the engine worker exited (code {self._proc.exitcode})")
         if kind == "failed":
             self._proc.join()
-            self._proc = None
+            self._conn.close()
+            self._proc = self._conn = None
             raise payload
         self._reader = threading.Thread(target=self._read, name="lm-engine-reader", daemon=True)
         self._writer = threading.Thread(target=self._write, name="lm-engine-writer", daemon=True)
