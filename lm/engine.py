@@ -21,6 +21,8 @@ Admission is bounded here, in the caller's process: past `slots + max_queue` req
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import multiprocessing
 import pickle
@@ -153,6 +155,8 @@ class Engine:
         serving, or through `asyncio.to_thread`). A model that cannot load raises here."""
         if self._proc is not None:
             return self
+        if self._closing:
+            raise EngineClosed("a closed engine does not restart; make a new one")
         ctx = multiprocessing.get_context("spawn")  # fork would copy torch's thread state
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_worker_main, args=(child, self._spec), name="lm-engine",
@@ -198,6 +202,7 @@ class Engine:
         self._outbox.put(None)
         await asyncio.to_thread(self._reader.join)
         await asyncio.to_thread(self._writer.join)
+        self._conn.close()
         self._proc = None
 
     # -- requests ---------------------------------------------------------------------
@@ -211,9 +216,10 @@ class Engine:
                 raise Busy(f"engine at capacity ({self.capacity} requests)")
             self._ids += 1
             h = _Handle(self._ids, req, loop)
-            self._handles[h.id] = h
             deadline = h.submitted + req.timeout_s if req.timeout_s else None
-            self._send(("submit", h.id, req.prompt, req.messages, req.params, deadline))
+            message = _submission(h.id, req, deadline)
+            self._handles[h.id] = h
+            self._send(message)
         return h
 
     def _send(self, message) -> None:
@@ -248,15 +254,18 @@ class Engine:
         return self._stream(self._submit(req))
 
     async def _stream(self, h: _Handle) -> AsyncIterator[str]:
-        async for item in self._events(h):
-            yield item
+        # aclosing: leaving early cancels now, not when the garbage collector gets round to it
+        async with contextlib.aclosing(self._events(h)) as events:
+            async for item in events:
+                yield item
         if h.ending.finish_reason == "deadline":
             raise DeadlineExceeded(f"request passed its {h.req.timeout_s}s deadline")
 
     async def complete(self, req: Request) -> Completion:
         h = self._submit(req)
-        async for _ in self._events(h):
-            pass
+        async with contextlib.aclosing(self._events(h)) as events:
+            async for _ in events:
+                pass
         if h.ending.finish_reason == "deadline":
             raise DeadlineExceeded(f"request passed its {req.timeout_s}s deadline")
         end = h.ending
@@ -292,7 +301,6 @@ class Engine:
             _deliver(h.loop, [(h, "error", EngineClosed("the engine worker stopped")),
                               (h, "end", Ending("error", 0, 0, None))])
         self._outbox.put(None)
-        self._conn.close()
 
 
 def _deliver(loop: asyncio.AbstractEventLoop, items: list) -> None:
@@ -311,6 +319,40 @@ def _deliver(loop: asyncio.AbstractEventLoop, items: list) -> None:
         loop.call_soon_threadsafe(put)
     except RuntimeError:  # that loop is closed: nobody is listening
         pass
+
+
+def _submission(job_id: int, req: Request, deadline: float | None) -> tuple:
+    """The message that hands a request to the worker, checked here: a malformed request
+    fails alone, in its caller, at once, and never reaches (or stops) the worker."""
+    p = req.params
+    if req.prompt is not None and not isinstance(req.prompt, str):
+        raise BadRequest("prompt must be text")
+    messages = None
+    if req.messages is not None:
+        try:
+            messages = [(role, content) for role, content in req.messages]
+        except (TypeError, ValueError):
+            raise BadRequest("messages must be (role, content) pairs") from None
+        if not all(isinstance(role, str) and isinstance(text, str) for role, text in messages):
+            raise BadRequest("chat roles and contents must be text")
+    stop = (p.stop,) if isinstance(p.stop, str) else tuple(p.stop)
+    problems = [why for bad, why in [
+        (not all(isinstance(x, str) and x for x in stop), "stop strings must be non-empty text"),
+        (p.seed is not None and not (isinstance(p.seed, int) and 0 <= p.seed < 2**63),
+         "seed must be an integer in [0, 2**63)"),
+        (not (isinstance(p.max_new_tokens, int) and p.max_new_tokens >= 1), "max_new_tokens must be >= 1"),
+        (not p.temperature >= 0, "temperature must be >= 0"),
+        (not (isinstance(p.top_k, int) and p.top_k >= 0), "top_k must be an integer >= 0"),
+        (not 0 < p.top_p <= 1, "top_p must be in (0, 1]"),
+        (not p.repetition_penalty > 0, "repetition_penalty must be > 0")] if bad]
+    if problems:
+        raise BadRequest(problems[0])
+    message = ("submit", job_id, req.prompt, messages, dataclasses.replace(p, stop=stop), deadline)
+    try:
+        pickle.dumps(message)
+    except Exception as e:  # noqa: BLE001 - whatever cannot cross to the worker
+        raise BadRequest(f"request cannot be sent to the engine: {e}") from None
+    return message
 
 
 class _Shape:
@@ -354,7 +396,10 @@ def _worker_main(conn, spec: _Spec) -> None:
                     msg = conn.recv()
                     if msg[0] == "submit":
                         _, job_id, prompt, messages, params, deadline = msg
-                        sched.submit(Job(job_id, prompt, messages, params, deadline, sched.device))
+                        try:
+                            sched.submit(Job(job_id, prompt, messages, params, deadline, sched.device))
+                        except Exception as e:  # noqa: BLE001 - this request's problem alone
+                            events += [(job_id, "error", e), (job_id, "end", Ending("error", 0, 0, None))]
                     elif msg[0] == "cancel":
                         sched.cancel(msg[1])
                     else:  # close: drain when asked, until a later close says not to

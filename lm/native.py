@@ -7,7 +7,7 @@ row's), in bf16, once per KV head; on 2 cores it ran a 16-row, 6-layer step 1.9-
 than two bf16 `bmm`s.
 
 The shared library is built with `-O3 -march=native` into a cache folder keyed by the
-source, the compiler and the CPU's feature flags, atomically, so concurrent workers and
+source, the compiler, its flags and the CPU's feature flags, atomically, so concurrent workers and
 other machines sharing a home folder never load a wrong build. Without a C compiler (or
 when a build fails) `decode_attention` is None and the model uses its matmul path; the
 two are checked against each other in tests/lm/test_native.py.
@@ -46,21 +46,29 @@ def _cpu_flags() -> str:
     return platform.processor()
 
 
+# -ffast-math lets gcc vectorise the dot products and call libmvec's vector expf. It is
+# given when compiling only: linked with it, gcc adds crtfastmath.o, whose constructor
+# turns on flush-to-zero for the whole process that loads the library.
+COMPILE = ["-O3", "-march=native", "-ffast-math", "-fPIC", "-c"]
+LINK = ["-shared", "-lm"]
+
+
 @functools.cache
 def _library() -> ctypes.CDLL | None:
     cc = os.environ.get("CC", "cc")
     if platform.system() != "Linux" or shutil.which(cc) is None:
         return None
-    key = hashlib.sha256(SOURCE.read_bytes() + cc.encode() + _cpu_flags().encode()).hexdigest()[:16]
+    recipe = " ".join([cc, *COMPILE, *LINK, _cpu_flags()])
+    key = hashlib.sha256(SOURCE.read_bytes() + recipe.encode()).hexdigest()[:16]
     target = cache_dir() / f"decode_attention-{key}.so"
     try:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-                built = Path(tmp) / target.name
-                subprocess.run([cc, "-O3", "-march=native", "-ffast-math", "-shared", "-fPIC",
-                                str(SOURCE), "-o", str(built), "-lm"],
-                               check=True, capture_output=True, timeout=120)
+                obj, built = Path(tmp) / "decode_attention.o", Path(tmp) / target.name
+                for cmd in ([cc, *COMPILE, str(SOURCE), "-o", str(obj)],
+                            [cc, str(obj), "-o", str(built), *LINK]):
+                    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
                 os.replace(built, target)
         lib = ctypes.CDLL(str(target))
     except (OSError, subprocess.SubprocessError) as e:

@@ -27,7 +27,6 @@ from typing import Callable
 import torch
 
 from .chat import Template
-from .errors import LMError
 from .model import Llama
 from .sample import SamplingParams, TextStream, apply_repetition_penalty, make_generator, sample_rows
 from .tokenizer import Tokenizer
@@ -134,7 +133,7 @@ class Scheduler:
                 self._finish(job, "error")
 
     def _encode(self, job: Job) -> None:
-        tok, stop = self.tok, job.p.stop
+        tok, stop = self.tok, tuple(job.p.stop)
         if job.messages is not None:
             if self.template is None:
                 raise BadRequest("this model has no chat template; pass template= "
@@ -156,7 +155,7 @@ class Scheduler:
         if job.stream is None:
             try:
                 self._encode(job)
-            except (BadRequest, LMError) as e:  # this request's problem, not the batch's
+            except Exception as e:  # noqa: BLE001 - reading this prompt failed: its problem alone
                 self.emit(job.id, "error", e)
                 self._finish(job, "error")
                 return 1
@@ -213,6 +212,13 @@ class Scheduler:
                 self._finish(j, "length")
 
     def _finish(self, job: Job, reason: str) -> None:
+        try:
+            self._release(job, reason)
+        finally:  # whatever happened, the caller hears exactly one end
+            self.jobs.pop(job.id, None)
+            self.emit(job.id, "end", Ending(reason, len(job.prompt), job.generated, job.first_token_at))
+
+    def _release(self, job: Job, reason: str) -> None:
         if reason in ("stop", "length") and job.stream is not None:
             tail = job.stream.finish()
             if tail:
@@ -229,8 +235,6 @@ class Scheduler:
             self._trim_cache()
         else:
             self.waiting.remove(job)
-        del self.jobs[job.id]
-        self.emit(job.id, "end", Ending(reason, len(job.prompt), job.generated, job.first_token_at))
 
     def _trim_cache(self) -> None:
         """Give back cache length once the live rows need at most half of it: attention

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lm import quant
-from lm.engine import Busy, DeadlineExceeded, Engine, EngineClosed, PromptTooLong, Request
+from lm.engine import BadRequest, Busy, DeadlineExceeded, Engine, EngineClosed, PromptTooLong, Request
 from lm.sample import SamplingParams, TextStream, generate_ids
 
 from .test_model import make
@@ -212,3 +212,27 @@ async def test_a_dead_worker_fails_requests_in_flight_and_refuses_more(model, to
     with pytest.raises(EngineClosed):
         await eng.complete(Request(prompt="y"))
     await eng.close()
+
+
+async def test_a_malformed_request_fails_alone_at_the_call(engine):
+    other = asyncio.create_task(engine.complete(Request(prompt="still fine", params=greedy(20))))
+    for bad in (Request(prompt="x", params=SamplingParams(seed=2**64)),
+                Request(prompt="x", params=SamplingParams(stop=("",))),
+                Request(prompt=b"bytes"),
+                Request(messages=[("user", 42)]),
+                Request(messages=["not a pair"])):
+        with pytest.raises(BadRequest):
+            await engine.complete(bad)
+    # A lone stop string and a generator of turns are what callers mean, not errors.
+    one = await engine.complete(Request(prompt="Hello", params=greedy(30, stop="e")))
+    assert "e" not in one.text
+    turns = (t for t in [("user", "hi")])
+    assert (await engine.complete(Request(messages=turns, params=greedy(3)))).finish_reason in ("stop", "length")
+    assert (await other).completion_tokens >= 1 and engine.load == 0
+
+
+async def test_a_closed_engine_does_not_restart(model, tokenizer):
+    eng = Engine(model, tokenizer, slots=1).start()
+    await eng.close()
+    with pytest.raises(EngineClosed):
+        eng.start()
