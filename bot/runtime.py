@@ -42,7 +42,8 @@ class Runtime:
 
 
 async def load_model(model_dir: Path) -> LocalModel:
-    """Load the model on a thread: it reads hundreds of MB and must not stall the loop."""
+    """Start the model's engine on a thread: its worker loads hundreds of MB, and waiting
+    for that must not stall the loop."""
     log.info("loading the model from %s", model_dir)
     return await asyncio.to_thread(LocalModel.load, model_dir)
 
