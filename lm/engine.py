@@ -242,16 +242,20 @@ class Engine:
                     raise item
                 yield item
         finally:
-            if h.ending is None:  # the caller left early: free the slot
-                with self._lock:
-                    self._send(("cancel", h.id))
+            self._cancel(h)  # when the caller left early: free the slot
 
     def stream(self, req: Request) -> AsyncIterator[str]:
         """Text deltas (whole characters, stop strings never leaked) as they are generated.
 
         The request is admitted here, at the call, so `Busy` reaches the caller before it
-        promises anyone an answer; leaving the iteration early cancels the request."""
-        return self._stream(self._submit(req))
+        promises anyone an answer; leaving the iteration early, or dropping the iterator
+        unread, cancels the request."""
+        h = self._submit(req)
+        return _Stream(self._stream(h), lambda: self._cancel(h))
+
+    def _cancel(self, h: _Handle) -> None:
+        if h.ending is None and h.id in self._handles:
+            self._send(("cancel", h.id))
 
     async def _stream(self, h: _Handle) -> AsyncIterator[str]:
         # aclosing: leaving early cancels now, not when the garbage collector gets round to it
@@ -319,6 +323,28 @@ def _deliver(loop: asyncio.AbstractEventLoop, items: list) -> None:
         loop.call_soon_threadsafe(put)
     except RuntimeError:  # that loop is closed: nobody is listening
         pass
+
+
+class _Stream:
+    """What `stream()` returns: its text deltas, and a cancel when dropped unread. An async
+    generator that never started has no finaliser, so an answer nobody reads would keep
+    its slot until it finished."""
+
+    def __init__(self, deltas: AsyncIterator[str], cancel):
+        self._deltas, self._cancel = deltas, cancel
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> str:
+        return await self._deltas.__anext__()
+
+    async def aclose(self) -> None:
+        await self._deltas.aclose()
+        self._cancel()
+
+    def __del__(self):
+        self._cancel()
 
 
 def _submission(job_id: int, req: Request, deadline: float | None) -> tuple:

@@ -236,3 +236,17 @@ async def test_a_closed_engine_does_not_restart(model, tokenizer):
     await eng.close()
     with pytest.raises(EngineClosed):
         eng.start()
+
+
+async def test_a_stream_dropped_unread_frees_its_slot(model, tokenizer):
+    import gc
+    eng = Engine(model, tokenizer, slots=1, max_queue=2).start()
+    try:
+        unread = eng.stream(Request(prompt="x", params=greedy(240, ignore_eos=True)))
+        del unread
+        gc.collect()
+        quick = await asyncio.wait_for(eng.complete(Request(prompt="y", params=greedy(5))), 30)
+        assert quick.completion_tokens >= 1 and eng.load == 0
+        assert eng.tokens_generated < 240 + quick.completion_tokens  # the dropped one was cut short
+    finally:
+        await eng.close()
