@@ -2,8 +2,8 @@
 
 Requests arrive from asyncio code (`await engine.complete(req)`, `async for delta in
 engine.stream(req)`). The model runs in a worker process the engine starts and owns;
-the batching itself is lm/scheduler.py. A process rather than a thread, measured on
-2 cores with 16 concurrent requests:
+the worker's side of the pipe is lm/worker.py, the batching itself lm/scheduler.py.
+A process rather than a thread, measured on 2 cores with 16 concurrent requests:
 - the bot's event loop and the model no longer share the GIL: the same scheduler did
   513 tok/s on a thread beside a busy loop, 667 alone on a process's main thread;
 - torch's OpenMP pool (libgomp) throttles its workers to near-zero spinning once the
@@ -27,7 +27,6 @@ import logging
 import multiprocessing
 import pickle
 import queue
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,13 +36,13 @@ from typing import AsyncIterator, Sequence
 import torch
 import torch.multiprocessing  # noqa: F401  (registers tensor sharing for the worker's pickles)
 
-from . import native
 from .chat import TEMPLATES, Template, template_for, template_name
 from .errors import LMError
-from .model import Llama
+from .model import Llama, ModelConfig
 from .sample import SamplingParams
-from .scheduler import BadRequest, Ending, Job, PromptTooLong, Scheduler
+from .scheduler import BadRequest, Ending, PromptTooLong
 from .tokenizer import Tokenizer
+from .worker import WorkerSpec, serve
 
 __all__ = ["Engine", "Request", "Completion", "Busy", "DeadlineExceeded", "EngineClosed",
            "BadRequest", "PromptTooLong"]
@@ -95,36 +94,20 @@ class _Handle:
         self.ending: Ending | None = None
 
 
-@dataclass
-class _Spec:
-    """What the worker builds its model from: a folder, or a model shipped to it."""
-    folder: Path | None
-    device: str
-    precision: str
-    model: Llama | None
-    tokenizer: Path
-    template: Template | None
-    slots: int
-    max_len: int
-    prefill_chunk: int
-    threads: int | None
-    kv_dtype: torch.dtype | None
-
-
 class Engine:
-    def __init__(self, model: Llama, tokenizer: Tokenizer, *, slots: int = 16, max_queue: int = 64,
+    def __init__(self, model: Llama | None, tokenizer: Tokenizer, *, slots: int = 16, max_queue: int = 64,
                  max_len: int | None = None, prefill_chunk: int = 256, threads: int | None = None,
                  template: Template | None = None, kv_dtype: torch.dtype | None = None,
-                 _folder: tuple[Path, str, str] | None = None):
+                 _folder: tuple[Path, str, str, ModelConfig] | None = None):
         self.tok = tokenizer
         # How chat requests become tokens; our own role tags unless the folder says otherwise.
         self.template = template or (TEMPLATES["lm"] if tokenizer.has_role_tags else None)
-        ctx = model.config.max_position_embeddings
+        folder, device, precision, config = _folder or (None, "cpu", "as-is", model.config)
+        ctx = config.max_position_embeddings
         self.max_len = min(max_len or ctx, ctx)
         self.slots, self.capacity = slots, slots + max_queue
-        folder, device, precision = _folder or (None, "cpu", "as-is")
-        self._spec = _Spec(folder, device, precision, None if _folder else model, tokenizer.path,
-                           self.template, slots, self.max_len, prefill_chunk, threads, kv_dtype)
+        self._spec = WorkerSpec(folder, device, precision, None if _folder else model, tokenizer.path,
+                                self.template, slots, self.max_len, prefill_chunk, threads, kv_dtype)
         self.requests = self.tokens_generated = 0
         self._handles: dict[int, _Handle] = {}
         self._ids = 0
@@ -146,7 +129,7 @@ class Engine:
         config = read_config(folder)
         tok = Tokenizer(folder / TOKENIZER)
         chat = template_for(folder, template) if template or template_name(folder) else None
-        return cls(_Shape(config), tok, template=chat, _folder=(folder, device, precision), **kw)
+        return cls(None, tok, template=chat, _folder=(folder, device, precision, config), **kw)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -159,7 +142,7 @@ class Engine:
             raise EngineClosed("a closed engine does not restart; make a new one")
         ctx = multiprocessing.get_context("spawn")  # fork would copy torch's thread state
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_worker_main, args=(child, self._spec), name="lm-engine",
+        self._proc = ctx.Process(target=serve, args=(child, self._spec), name="lm-engine",
                                  daemon=True)
         self._proc.start()
         child.close()
@@ -379,85 +362,3 @@ def _submission(job_id: int, req: Request, deadline: float | None) -> tuple:
     except Exception as e:  # noqa: BLE001 - whatever cannot cross to the worker
         raise BadRequest(f"request cannot be sent to the engine: {e}") from None
     return message
-
-
-class _Shape:
-    """Stands in for a model where the engine only needs its config (the worker loads it)."""
-
-    def __init__(self, config):
-        self.config = config
-
-
-# -- the worker process ------------------------------------------------------------------
-
-def _worker_main(conn, spec: _Spec) -> None:
-    """Load the model, then serve until told to close. Messages in: submit, cancel,
-    close. Out: ("ready" | "failed", detail) once, then one list of events per step."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it closes us
-    try:
-        if spec.threads:
-            torch.set_num_threads(spec.threads)
-        model, tok = _build(spec)
-        # bf16 keys/values where weights already meet activations in bf16 (int8 or bf16
-        # serving): half the bytes a decode step reads over long contexts.
-        reduced = model.lm_head.weight.dtype in (torch.int8, torch.bfloat16)
-        kv_dtype = spec.kv_dtype or (torch.bfloat16 if reduced else torch.float32)
-        if model.model.embed_tokens.weight.device.type == "cpu" and kv_dtype == torch.bfloat16:
-            native.available()  # build the attention kernel now, not during the first request
-        events: list = []
-        sched = Scheduler(model, tok, lambda *e: events.append(e), slots=spec.slots,
-                          max_len=spec.max_len, prefill_chunk=spec.prefill_chunk,
-                          template=spec.template, kv_dtype=kv_dtype)
-    except Exception as e:  # noqa: BLE001 - any load failure is the caller's error to show
-        conn.send(("failed", _portable(e)))
-        return
-    conn.send(("ready", None))
-    closing = drain = False
-    with torch.inference_mode():
-        while True:
-            if sched.idle and not closing:
-                conn.poll(None)
-            try:
-                while conn.poll(0):
-                    msg = conn.recv()
-                    if msg[0] == "submit":
-                        _, job_id, prompt, messages, params, deadline = msg
-                        try:
-                            sched.submit(Job(job_id, prompt, messages, params, deadline, sched.device))
-                        except Exception as e:  # noqa: BLE001 - this request's problem alone
-                            events += [(job_id, "error", e), (job_id, "end", Ending("error", 0, 0, None))]
-                    elif msg[0] == "cancel":
-                        sched.cancel(msg[1])
-                    else:  # close: drain when asked, until a later close says not to
-                        drain = msg[1] and (drain or not closing)
-                        closing = True
-            except EOFError:  # the caller is gone
-                closing, drain = True, False
-            if closing and not drain:
-                sched.cancel_all()
-            else:
-                sched.step()
-            if events:
-                conn.send([(i, kind, _portable(p) if kind == "error" else p) for i, kind, p in events])
-                events.clear()
-            if closing and sched.idle:
-                break
-    conn.close()
-
-
-def _build(spec: _Spec) -> tuple[Llama, Tokenizer]:
-    tok = Tokenizer(spec.tokenizer)
-    if spec.model is not None:
-        return spec.model, tok
-    from .checkpoint import load_for_inference
-    model, _ = load_for_inference(spec.folder, spec.device, spec.precision)
-    return model, tok
-
-
-def _portable(e: Exception) -> Exception:
-    """The exception itself when it survives a pickle round trip, else its text."""
-    try:
-        pickle.loads(pickle.dumps(e))
-        return e
-    except Exception:  # noqa: BLE001
-        return RuntimeError(f"{type(e).__name__}: {e}")
