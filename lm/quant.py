@@ -15,6 +15,8 @@ weight instead of 1, still below fp32's 4.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -29,15 +31,21 @@ from .model import Llama
 GEMM_ROWS = 8
 
 
+@functools.cache
+def _blocked_supported() -> bool:
+    """Whether this build has oneDNN's blocked bf16 GEMM (asked once, not per layer)."""
+    try:
+        w = torch.ones(8, 8, dtype=torch.bfloat16)
+        torch.ops.mkldnn._linear_pointwise(w, torch.ops.mkldnn._reorder_linear_weight(w, 16),
+                                            None, "none", [], "")
+        return True
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def _blocked(w: torch.Tensor) -> torch.Tensor | None:
     """w in oneDNN's GEMM layout, or None where this build cannot (then plain F.linear)."""
-    try:
-        packed = torch.ops.mkldnn._reorder_linear_weight(w, 16)
-        torch.ops.mkldnn._linear_pointwise(torch.zeros(1, w.shape[1], dtype=w.dtype), packed,
-                                            None, "none", [], "")
-        return packed
-    except (AttributeError, RuntimeError):
-        return None
+    return torch.ops.mkldnn._reorder_linear_weight(w, 16) if _blocked_supported() else None
 
 
 class Int8Linear(nn.Module):

@@ -39,12 +39,16 @@ class MemoryCog(commands.Cog):
     @app_commands.describe(member="Moderators only: see what it remembers about this member")
     async def memory_command(self, interaction: discord.Interaction,
                              member: discord.User | None = None) -> None:
-        text = await show_memory(self.memory, caller_of(interaction), target_of(member))
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=no_pings())
+        await self._answer(interaction, show_memory, member)
 
     @app_commands.command(name="forget", description="Make the bot forget what it remembers about you")
     @app_commands.describe(member="Moderators only: clear this member's memory")
     async def forget_command(self, interaction: discord.Interaction,
                              member: discord.User | None = None) -> None:
-        text = await forget_memory(self.memory, caller_of(interaction), target_of(member))
+        await self._answer(interaction, forget_memory, member)
+
+    async def _answer(self, interaction: discord.Interaction, action,
+                      member: discord.User | None) -> None:
+        """Run a memory action for the caller and answer privately, pinging nobody."""
+        text = await action(self.memory, caller_of(interaction), target_of(member))
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=no_pings())
