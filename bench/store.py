@@ -5,7 +5,8 @@ Archive.add_many for ingest, Archive.recent for context); the peers run on the s
 in the same run, because absolute numbers mean little across machines:
 
 * raw_sqlite_1000_per_tx: plain sqlite3 executemany, 1,000 rows per transaction, same schema
-  and pragmas: the ceiling for this schema, so the ratio is the cost of the async layers.
+  and pragmas, and the same members upsert per batch (Archive.add_many records each author):
+  the ceiling for this schema, so the ratio is the cost of the async layers.
 * aiosqlite_commit_per_msg: the naive async approach, one commit per message.
 
 Message synthesis is timed together with the writes on every path, so the bot's ingest
@@ -31,6 +32,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.store import Archive, ArchivedMessage, ArchiveWriter, Database, migrate
+from bot.store.archive import MEMBER_UPSERT, members_seen
 from bot.store.db import PRAGMAS
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
@@ -106,6 +108,7 @@ async def raw_sqlite(path: Path, count: int, channels: int) -> float:
     while chunk := [row for _, row in zip(range(1_000), rows)]:
         conn.execute("BEGIN")
         conn.executemany(INSERT, chunk)
+        conn.executemany(MEMBER_UPSERT, members_seen(chunk))
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - start
     conn.close()

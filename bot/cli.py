@@ -69,11 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         if command == "discord" and settings.discord_token is None:
             raise ConfigError("DISCORD_TOKEN: not set; put the bot token in .env or the "
                               "environment (see README.md), or run `python -m bot console`")
-        model_dir = _model_dir(settings, getattr(args, "model", None))
         if command == "discord":
-            from bot.discord_app.app import run_discord
+            from bot.discord_app.app import check_token, run_discord
 
-            return run_discord(settings, model_dir)
+            check_token(settings.discord_token)  # before a first run's long model training
+            return run_discord(settings, _model_dir(settings, getattr(args, "model", None)))
+        model_dir = _model_dir(settings, getattr(args, "model", None))
         from bot.console import BOT_NAME
 
         banner = "" if args.command == "console" else DISCORD_HINT + "\n"
@@ -114,15 +115,24 @@ def _backup(settings: Settings, dest: Path) -> int:
 
 async def _console(settings: Settings, model_dir: Path, mods: frozenset[str]) -> None:
     from bot import runtime
-    from bot.console import BOT_ID, BOT_NAME, run_console
+    from bot.console import BOT_ID, BOT_NAME, Console, run_console
 
-    model = await runtime.load_model(model_dir)
+    db = await runtime.open_database(settings)  # a bad database fails before the model loads
     try:
-        rt = await runtime.start(settings, model, bot_user_id=BOT_ID, bot_name=BOT_NAME)
+        model = await runtime.load_model(model_dir)
+    except BaseException:
+        await db.close()
+        raise
+    console = Console(mods=mods, files_dir=settings.data_dir / "console")
+    try:
+        rt = await runtime.start(settings, db, model, console.poster, bot_user_id=BOT_ID,
+                                 bot_name=BOT_NAME)
     except BaseException:
         await model.close()
+        await db.close()
         raise
+    console.attach(rt)
     try:
-        await run_console(rt.chat, mods=mods)
+        await run_console(console)
     finally:
         await rt.close()

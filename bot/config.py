@@ -26,6 +26,9 @@ T = TypeVar("T")
 N = TypeVar("N", int, float)
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Load order; bot/features/ holds one module each. Kept here, not imported from there,
+# so reading settings never imports the features.
+DEFAULT_FEATURES = ("archive", "memory", "chat", "settings")
 MAX_PERSONA_CHARS = 4000
 MAX_SNOWFLAKE = 2**63 - 1  # SQLite INTEGER is signed 64-bit; Discord ids stay below this
 
@@ -60,7 +63,7 @@ class Settings:
     model_dir: Path | None
     answer_channels: AnswerChannels
     dev_guild_id: int | None
-    modlog_channel: int | str | None  # a channel id, or a name to look up
+    modlog_default: int | str | None  # MODLOG_CHANNEL: an id or a name; /settings modlog wins
     persona: str
     reply_ping: bool
     member_cooldown_s: float
@@ -68,6 +71,7 @@ class Settings:
     max_new_tokens: int
     context_messages: int
     log_level: str
+    features: tuple[str, ...]
 
     @property
     def console_mode(self) -> bool:
@@ -105,7 +109,7 @@ def load_settings(
         model_dir=get("MODEL_DIR", _existing_directory, None),
         answer_channels=get("ANSWER_CHANNELS", _answer_channels, AnswerChannels()),
         dev_guild_id=get("DEV_GUILD_ID", _snowflake, None),
-        modlog_channel=get("MODLOG_CHANNEL", _channel, None),
+        modlog_default=get("MODLOG_CHANNEL", _channel, None),
         persona=get("PERSONA", _persona, DEFAULT_PERSONA),
         reply_ping=get("REPLY_PING", _bool, False),
         member_cooldown_s=get("MEMBER_COOLDOWN_S", _number(float, 0, 3600), 10.0),
@@ -113,6 +117,7 @@ def load_settings(
         max_new_tokens=get("MAX_NEW_TOKENS", _number(int, 1, 2000), 200),
         context_messages=get("CONTEXT_MESSAGES", _number(int, 0, 200), 20),
         log_level=get("LOG_LEVEL", _log_level, "INFO"),
+        features=get("FEATURES", _features, DEFAULT_FEATURES),
     )
 
 
@@ -233,6 +238,17 @@ def _number(kind: Callable[[str], N], low: int, high: int) -> Callable[[str, str
         return value
 
     return parse
+
+
+def _features(key: str, raw: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    bad = [n for n in names if not n.isidentifier() or not n.islower()]
+    if not names or bad:
+        raise ConfigError(f"{key}: expected feature names separated by commas "
+                          f"(default: {','.join(DEFAULT_FEATURES)}), got {_show(raw)}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{key}: a feature is listed twice in {_show(raw)}")
+    return names
 
 
 def _log_level(key: str, raw: str) -> str:

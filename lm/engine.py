@@ -208,8 +208,20 @@ class Engine:
     def _send(self, message) -> None:
         self._outbox.put(message)
 
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until every message queued for the worker before this call is in its pipe:
+        True, or False once `timeout` passes (as it will when the worker is gone). Serving
+        never waits for the sender thread; a test does, to know a cancel will be read at the
+        worker's next step before it lets that step happen (tests/bot/test_model.py)."""
+        sent = threading.Event()
+        self._outbox.put(sent)
+        return sent.wait(timeout)
+
     def _write(self) -> None:
         while (message := self._outbox.get()) is not None:
+            if isinstance(message, threading.Event):  # flush(): all before it has been sent
+                message.set()
+                continue
             try:
                 self._conn.send(message)
             except (OSError, ValueError):  # the worker is gone; the reader fails what is left

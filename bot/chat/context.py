@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bot.chat.events import Incoming
+from bot.core.messages import Incoming
 from bot.chat.memory import render_profile
-from bot.chat.text import clean_text
+from bot.core.text import clean_text
 from bot.model import PROMPT_OVERHEAD, TURN_OVERHEAD
 from bot.store import Archive, ArchivedMessage
 
@@ -122,7 +122,7 @@ async def fetch_history(
         sources.append(starter + await archive.thread(msg.thread_id, limit + 1))
     else:
         sources.append(await archive.recent(msg.channel_id, limit, before_id=msg.message_id))
-    sources.append(await archive.by_author(msg.guild_id, msg.author_id, limit // 2 + 1))
+    sources.append(await archive.by_author(msg.guild_key, msg.author_id, limit // 2 + 1))
     return [[m for m in source if m.message_id < msg.message_id] for source in sources]
 
 

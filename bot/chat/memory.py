@@ -2,7 +2,7 @@
 
 Facts come from fixed rules (regular expressions), not from the model: a rule is
 predictable, testable and cheap, and a member can read exactly what was kept with
-``/memory``. The rules only look at messages addressed to the bot (see ``ChatService``),
+``/memory``. The rules only look at messages addressed to the bot (``bot.core.addressing``),
 because remembering what people say to each other is not what members expect.
 
 Rules skip questions ("should I wear a 10?") and hypotheticals ("if I wear a 10"), except
@@ -11,9 +11,10 @@ contradicts: a new size replaces the old size, a new status of order 1234 replac
 old status, "I hate wool" replaces "I love wool". Each fact stores a SQL LIKE pattern of
 the values it replaces, so no extra column is needed.
 
-Direct messages have no guild; their facts live under ``DM_GUILD`` (0, which no Discord
-guild id can be), so they never leak into a community's prompts and stay findable by the
-member's user id for export and deletion.
+Direct messages have no guild; their facts live under ``bot.store.DM_GUILD``, so they never
+leak into a community's prompts and stay findable by the member's user id for export and
+deletion. Fact kinds are checked here, not by a CHECK list in the schema, so a new kind
+is a code change, not a table rebuild.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 from bot.store import Database
 
-DM_GUILD = 0
+KINDS = ("size", "preference", "order", "other")
 MAX_FACTS = 30  # per member per guild; the oldest go first, keeping profiles prompt-sized
 
 _SIZE = (r"(?P<size>extra[- ]small|extra[- ]large|xxs|xs|s|m|l|xl|xxl|xxxl|[23]xl|small|medium"
@@ -67,9 +68,13 @@ _PREFERENCE_VERBS = {"love": "loves", "adore": "loves", "like": "likes", "prefer
 
 @dataclass(frozen=True)
 class Fact:
-    kind: str  # size | preference | order | other (the member_facts CHECK)
+    kind: str  # one of KINDS
     value: str  # as shown to the member and the model: "size M", "loves linen"
     replaces: str  # LIKE pattern of earlier values this fact supersedes
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"fact kind {self.kind!r}: one of {', '.join(KINDS)}")
 
 
 def extract_facts(text: str) -> list[Fact]:
@@ -188,6 +193,14 @@ class MemberMemory:
             (guild_id, user_id),
         )
         return [row[0] for row in rows]
+
+    async def export(self, guild_id: int, user_id: int) -> list[dict]:
+        rows = await self._db.fetchall(
+            "SELECT kind, value, source_message_id, created_at, updated_at FROM member_facts "
+            "WHERE guild_id = ? AND user_id = ? ORDER BY updated_at, id", (guild_id, user_id))
+        return [{"kind": r[0], "value": r[1],
+                 "source_message_id": None if r[2] is None else str(r[2]),
+                 "created_at": r[3], "updated_at": r[4]} for r in rows]
 
     async def forget(self, guild_id: int, user_id: int) -> int:
         """Delete every fact about the member in this guild; return how many there were."""

@@ -1,13 +1,15 @@
-"""The chat handlers both adapters call: messages, edits, deletions.
+"""The chat answer: the last hook of the message pipeline, and what it does on edits and
+deletions.
 
-Every message is archived; those addressed to the bot (see ``policy``) are answered by
-the model, streamed into the channel. A handler never raises into its adapter: whatever
-fails is logged, and the member gets a short friendly note instead of silence or a
-traceback. The only exception that propagates is cancellation, which adapters use on
-shutdown.
+A message addressed to the bot (``bot.core.addressing``) is answered by the model,
+streamed into the channel past the output guards. The answer hook never raises into the
+pipeline: whatever fails is logged, and the member gets a short friendly note instead of
+silence or a traceback. The only exception that propagates is cancellation, which
+adapters use on shutdown.
 
-Facts are extracted before the answer is generated, so "I'm a size M, which shirt?" is
-already answered with the size in the profile.
+Archiving the member's message is the archive feature's hook and remembering facts is the
+memory feature's; both run before this one, so "I'm a size M, which shirt?" is answered
+with the size already in the profile.
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ import time
 from collections.abc import Callable, Iterable
 
 from bot.chat.context import assemble, budget_for, fetch_history
-from bot.chat.events import Incoming, ReplyChannel, SentMessage
-from bot.chat.memory import DM_GUILD, MemberMemory, extract_facts
-from bot.chat.policy import Limits, load_overrides
-from bot.chat.streaming import ReplyWriter
-from bot.chat.text import clean_text
+from bot.chat.limits import Limits
+from bot.chat.memory import MemberMemory
+from bot.chat.streaming import ReplyWriter, Withheld
+from bot.core.guilds import GuildSettings
+from bot.core.messages import Incoming, MessageGone, ReplyChannel, SentMessage
+from bot.core.pipeline import MessageEvent, OutputCheck, Pipeline
+from bot.core.text import clean_text
 from bot.config import Settings
 from bot.model import Busy, ChatModel, ChatRequest
-from bot.store import Archive, ArchivedMessage, ArchiveWriter, Database
+from bot.store import ArchivedMessage, ArchiveWriter, Archive
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,8 @@ ERROR_NOTE = "Sorry, something went wrong while I was writing my answer. Please 
 EMPTY_NOTE = "Sorry, I don't have a good answer to that. Could you rephrase it, or ask the team?"
 COOLDOWN_NOTE = "Give me a moment, please: I can answer you again in {seconds} seconds."
 CROWDED_NOTE = "I'm already answering several questions here. Please ask again in a moment!"
+WITHHELD_NOTE = ("I started an answer but held it back: it did not pass this server's content "
+                 "rules. A team member can help you instead.")
 
 REPLY_DEADLINE_S = 120.0  # an answer still queued or generating after this is cut short
 
@@ -43,23 +49,27 @@ class ChatService:
     def __init__(
         self,
         *,
-        db: Database,
+        archive: Archive,
         writer: ArchiveWriter,
+        memory: MemberMemory,
         model: ChatModel,
+        guilds: GuildSettings,
+        pipeline: Pipeline,
         settings: Settings,
         bot_user_id: int,
         bot_name: str,
         clock: Callable[[], float] = time.monotonic,
         edit_interval: float = 1.0,
     ) -> None:
-        self._db = db
-        self._archive = Archive(db)
+        self._archive = archive
         self._writer = writer
         self._model = model
+        self._guilds = guilds
+        self._pipeline = pipeline
         self._settings = settings
         self.bot_user_id = bot_user_id
         self.bot_name = bot_name
-        self.memory = MemberMemory(db)
+        self._memory = memory
         self._limits = Limits(settings.member_cooldown_s, settings.channel_concurrency, clock)
         self._clock = clock
         self._edit_interval = edit_interval
@@ -69,23 +79,17 @@ class ChatService:
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._closing = False
 
-    # Events -------------------------------------------------------------------------------
+    # Hooks ---------------------------------------------------------------------------------
 
-    async def on_message(self, msg: Incoming, out: ReplyChannel) -> None:
-        """Archive ``msg`` and answer it if it is addressed to the bot; returns when done."""
-        if self._closing:
+    async def answer(self, event: MessageEvent) -> None:
+        """The ANSWER hook: answer ``event.msg`` if it is addressed to the bot; returns when
+        the answer is done."""
+        msg, out = event.msg, event.out
+        if self._closing or not await event.addressed():
             return
-        try:
-            await self._writer.add(msg.archived())
-            if msg.author_is_bot or msg.author_id == self.bot_user_id:
-                return
-            if not await self._addressed(msg):
-                return
-            await self._remember(msg)
-            if not await self._admit(msg, out):
-                return
-        except Exception:
-            log.exception("handling message %d failed", msg.message_id)
+        if not out.can_send():
+            return  # the adapter logged why; the member keeps their cooldown
+        if not await self._admit(msg, out):
             return
         task = asyncio.create_task(self._answer(msg, out), name=f"answer-{msg.message_id}")
         self._inflight[msg.message_id] = task
@@ -98,23 +102,12 @@ class ChatService:
             self._inflight.pop(msg.message_id, None)
             self._limits.finish(msg.conversation_id)
 
-    async def on_edit(self, message_id: int, content: str, edited_at: int) -> None:
-        try:
-            await self._writer.edit(message_id, clean_text(content), edited_at)
-        except Exception:
-            log.exception("archiving the edit of message %d failed", message_id)
-
     async def on_delete(self, message_ids: Iterable[int]) -> None:
-        """Forget deleted messages, and stop answering any of them."""
-        ids = list(message_ids)
-        for message_id in ids:
+        """Stop answering deleted questions (the archive feature forgets the messages)."""
+        for message_id in message_ids:
             task = self._inflight.get(message_id)
             if task is not None:
                 task.cancel()
-        try:
-            await self._writer.delete_many(ids)
-        except Exception:
-            log.exception("removing %d deleted messages from the archive failed", len(ids))
 
     async def drain(self, timeout: float) -> None:
         """Shutdown: ignore new messages, let answers in progress finish, and cancel any
@@ -131,28 +124,9 @@ class ChatService:
 
     # Steps --------------------------------------------------------------------------------
 
-    async def _addressed(self, msg: Incoming) -> bool:
-        if msg.is_dm or msg.mentions_bot or msg.reply_to_author_id == self.bot_user_id:
-            return True
-        if msg.thread_id is not None:
-            await self._writer.flush()  # the bot's latest answer there may still be buffered
-            if await self._archive.has_spoken_in_thread(msg.thread_id, self.bot_user_id):
-                return True
-        overrides = await load_overrides(self._db, msg.guild_id, msg.channel_id)
-        if overrides.channel_answer is not None:
-            return overrides.channel_answer
-        rule = overrides.guild_answer_channels or self._settings.answer_channels
-        return rule.includes(msg.channel_id, msg.channel_name)
-
-    async def _remember(self, msg: Incoming) -> None:
-        facts = extract_facts(clean_text(msg.content))
-        if facts:
-            await self.memory.remember(_memory_guild(msg), msg.author_id, msg.author_name, facts,
-                                       msg.message_id, msg.created_at)
-
     async def _admit(self, msg: Incoming, out: ReplyChannel) -> bool:
-        """Apply the limits; tell the member when they hit one (see ``policy``)."""
-        member = (_memory_guild(msg), msg.author_id)
+        """Apply the limits; tell the member when they hit one (see ``limits``)."""
+        member = (msg.guild_key, msg.author_id)
         wait = self._limits.cooldown_left(member)
         if wait > 0:
             if self._limits.should_note_cooldown(member):
@@ -166,13 +140,13 @@ class ChatService:
     async def build_request(self, msg: Incoming) -> ChatRequest:
         """The model request answering ``msg``: persona, profile and history in budget."""
         await self._writer.flush()  # the channel's latest messages must be readable
-        overrides = await load_overrides(self._db, msg.guild_id, msg.channel_id)
-        facts = await self.memory.facts(_memory_guild(msg), msg.author_id)
+        persona = await self._guilds.persona(msg.guild_id, msg.channel_id)
+        facts = await self._memory.facts(msg.guild_key, msg.author_id)
         history = await fetch_history(self._archive, msg, self._settings.context_messages)
         # On a thread: tokenizing a long history and fitting a huge message takes a while.
         messages = await asyncio.to_thread(
             assemble,
-            persona=overrides.persona or self._settings.persona,
+            persona=persona,
             name=clean_text(msg.author_name) or "someone",
             facts=facts,
             history=history,
@@ -185,7 +159,11 @@ class ChatService:
                            deadline=time.monotonic() + REPLY_DEADLINE_S)
 
     async def _answer(self, msg: Incoming, out: ReplyChannel) -> None:
-        reply = ReplyWriter(out, interval=self._edit_interval, clock=self._clock)
+        async def guard(text: str) -> str | None:
+            return await self._pipeline.check_output(
+                OutputCheck(text, msg.guild_id, msg.conversation_id, "answer"))
+
+        reply = ReplyWriter(out, interval=self._edit_interval, clock=self._clock, guard=guard)
         try:
             async with out.typing():
                 request = await self.build_request(msg)
@@ -198,6 +176,14 @@ class ChatService:
         except asyncio.CancelledError:
             await self._withdraw(reply)
             raise
+        except MessageGone:
+            # A moderator deleted the answer mid-stream: it was withdrawn, on purpose.
+            log.info("the answer to message %d was deleted while being written", msg.message_id)
+            await self._withdraw(reply)
+        except Withheld as exc:
+            log.warning("withheld the answer to message %d: %s", msg.message_id, exc)
+            await self._withdraw(reply)
+            await self._note(msg, out, WITHHELD_NOTE)
         except Busy:
             await self._note(msg, out, BUSY_NOTE)
         except Exception:
@@ -214,10 +200,10 @@ class ChatService:
             log.exception("could not send a note about message %d", msg.message_id)
 
     async def _withdraw(self, reply: ReplyWriter) -> None:
-        """Delete a half-written answer to a message that was deleted meanwhile."""
+        """Delete a half-written answer (its question was deleted, or it was withheld)."""
         for sent in reply.sent:
             try:
-                await sent.delete()
+                await sent.delete()  # adapters treat "already gone" as done
             except Exception:
                 log.exception("could not delete a withdrawn answer")
 
@@ -229,12 +215,8 @@ class ChatService:
         previous = msg.message_id
         for sent, text in parts:
             await self._writer.add(ArchivedMessage(
-                message_id=sent.id, guild_id=msg.guild_id, channel_id=msg.channel_id,
+                message_id=sent.id, guild_id=msg.guild_key, channel_id=msg.channel_id,
                 thread_id=msg.thread_id, author_id=self.bot_user_id, author_name=self.bot_name,
                 content=text, created_at=now, is_bot=True, reply_to_id=previous,
             ))
             previous = sent.id
-
-
-def _memory_guild(msg: Incoming) -> int:
-    return DM_GUILD if msg.guild_id is None else msg.guild_id

@@ -7,25 +7,37 @@ live. When the text outgrows one message, the full part is finalised and the ans
 continues in a new message. Every text shown is cleaned and mention-defused first;
 re-sanitising the whole live part on each delta also catches a mention split across
 two deltas ("@every" + "one").
+
+Before any text is shown it passes the output guard (the pipeline's output guards): the
+whole answer so far is checked, so a phrase split across deltas or messages is still
+seen, and text is held back until it has passed. A blocked answer raises ``Withheld``;
+what was shown before had passed, and the caller decides what to do with it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-from bot.chat.events import ReplyChannel, SentMessage
-from bot.chat.text import DISCORD_LIMIT, clean_text, defuse_mentions, split_message, take_chunk
+from bot.core.messages import ReplyChannel, SentMessage
+from bot.core.text import DISCORD_LIMIT, sanitize, split_message, take_chunk
+
+Guard = Callable[[str], Awaitable[str | None]]  # the text so far -> a reason to withhold it
 
 
-def sanitize(text: str) -> str:
-    return defuse_mentions(clean_text(text))
+class Withheld(Exception):
+    """The output guard refused the answer; ``str()`` is its reason (for the log)."""
+
+
+async def _allow_all(text: str) -> None:
+    return None
 
 
 class ReplyWriter:
     def __init__(self, out: ReplyChannel, *, interval: float = 1.0, limit: int = DISCORD_LIMIT,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, guard: Guard = _allow_all) -> None:
         self._out = out
+        self._guard = guard
         self._interval = interval
         self._limit = limit
         self._clock = clock
@@ -60,6 +72,10 @@ class ReplyWriter:
 
     async def _show(self, text: str) -> None:
         """Put ``text`` in the live message, posting it first if there is none."""
+        done = [shown for message, shown in self.parts if message is not self._live]
+        reason = await self._guard("\n".join([*done, text]))
+        if reason:
+            raise Withheld(reason)
         if self._live is None:
             self._live = await self._out.send(text, reply=not self.parts)
             self.parts.append((self._live, text))

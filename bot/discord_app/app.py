@@ -1,9 +1,18 @@
 """The Discord bot: a ``commands.Bot`` whose ``setup_hook`` starts the shared runtime.
 
+Slash commands only: there is no help command and no prefix dispatch, so "@bot help me"
+is a question for the model, not a ``CommandNotFound``. The commands come from the
+features' declarations (``commands.py``); buttons and selects route through one dynamic
+item registered here, so they keep working after a restart.
+
+Start-up order: the token is checked before a first run trains a model (``check_token``);
+``setup_hook`` opens the database before loading the model, so a broken database is
+reported in seconds. A Ctrl-C or SIGTERM during start-up cancels ``setup_hook``, which
+closes what it had opened.
+
 Shutdown order matters: answers in progress still need the HTTP session to post their
-last edits, so on SIGINT/SIGTERM the runtime closes first (answers finish, the model
-drains, the archive flushes, the database closes) and only then does discord.py close
-its connections.
+last edits, so the runtime closes first (answers finish, jobs stop, the model drains, the
+archive flushes, the database closes) and only then does discord.py close its connections.
 """
 
 from __future__ import annotations
@@ -13,17 +22,23 @@ import logging
 import signal
 from pathlib import Path
 
+import aiohttp
 import discord
 from discord.ext import commands
 
 from bot import runtime
 from bot.config import ConfigError, Settings
-from bot.discord_app.cogs.chat import ChatCog
-from bot.discord_app.cogs.memory import MemoryCog
-from bot.discord_app.convert import no_pings
-from bot.model import ChatModel
+from bot.core.dispatch import press
+from bot.discord_app.cogs.events import EventsCog
+from bot.discord_app.commands import build_commands, caller_of, on_tree_error, run_interaction
+from bot.discord_app.components import Routed
+from bot.discord_app.poster import DiscordPoster
+from bot.discord_app.render import edit_kwargs, no_pings, send_kwargs
 
 log = logging.getLogger(__name__)
+
+TOKEN_REJECTED = ("DISCORD_TOKEN: Discord rejected the token; reset it in the Developer "
+                  "Portal and paste the new one (value not shown)")
 
 
 def make_intents() -> discord.Intents:
@@ -36,7 +51,8 @@ def make_intents() -> discord.Intents:
 class ShopBot(commands.Bot):
     def __init__(self, settings: Settings, model_dir: Path) -> None:
         super().__init__(
-            command_prefix=commands.when_mentioned,
+            command_prefix=(),  # no prefix commands; ``on_message`` below never dispatches any
+            help_command=None,
             intents=make_intents(),
             allowed_mentions=no_pings(),  # a default for any send that forgets to pass one
         )
@@ -44,28 +60,70 @@ class ShopBot(commands.Bot):
         self.model_dir = model_dir
         self.runtime: runtime.Runtime | None = None
 
+    async def on_message(self, message: discord.Message) -> None:
+        """Replaces ``commands.Bot``'s prefix dispatch; the events cog handles messages."""
+
     async def setup_hook(self) -> None:
-        model: ChatModel = await runtime.load_model(self.model_dir)
+        self.add_dynamic_items(Routed)
+        db = await runtime.open_database(self.settings)
         try:
-            self.runtime = await runtime.start(self.settings, model, bot_user_id=self.user.id,
-                                               bot_name=self.user.display_name)
+            model = await runtime.load_model(self.model_dir)
+        except BaseException:
+            await db.close()
+            raise
+        try:
+            rt = await runtime.start(self.settings, db, model, DiscordPoster(self),
+                                     bot_user_id=self.user.id, bot_name=self.user.display_name)
         except BaseException:
             await model.close()
+            await db.close()
             raise
-        await self.add_cog(ChatCog(self, self.runtime.chat, ping_author=self.settings.reply_ping))
-        await self.add_cog(MemoryCog(self.runtime.chat.memory))
-        await self.sync_commands()
+        try:
+            await self.add_cog(EventsCog(self, rt.pipeline, ping_author=self.settings.reply_ping))
+            for command in build_commands(rt.features, run_interaction):
+                self.tree.add_command(command)
+            self.tree.on_error = on_tree_error
+            await self.sync_commands()
+        except BaseException:
+            await rt.close()
+            raise
+        self.runtime = rt  # from here on, close() shuts it down
 
     async def sync_commands(self) -> None:
-        """Instantly to DEV_GUILD_ID while developing; globally (slow to spread) otherwise."""
-        if self.settings.dev_guild_id is not None:
-            guild = discord.Object(id=self.settings.dev_guild_id)
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("synced %d slash commands to guild %d", len(synced), guild.id)
+        """Instantly to DEV_GUILD_ID while developing; globally (slow to spread) otherwise.
+        A failure is one line saying what to fix: the bot still answers messages."""
+        guild_id = self.settings.dev_guild_id
+        try:
+            if guild_id is not None:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d slash commands to guild %d", len(synced), guild_id)
+            else:
+                synced = await self.tree.sync()
+                log.info("synced %d slash commands globally", len(synced))
+        except discord.Forbidden:
+            where = f"DEV_GUILD_ID {guild_id}" if guild_id is not None else "Discord"
+            log.error("slash commands were not synced to %s: the bot is not in that server or "
+                      "was invited without the applications.commands scope; fix DEV_GUILD_ID or "
+                      "re-invite the bot (README: Connect to Discord)", where)
+        except discord.HTTPException as exc:
+            log.error("slash commands were not synced: %s (%s)", exc.text or exc.status,
+                      "check DEV_GUILD_ID" if guild_id is not None else "try again later")
+
+    async def on_component(self, interaction: discord.Interaction, custom_id: str,
+                           values: tuple[str, ...]) -> None:
+        """A press of one of our buttons or selects (``components.Routed``)."""
+        if self.runtime is None:
+            return
+        message_id = interaction.message.id if interaction.message is not None else None
+        reply = await press(self.runtime.features, caller_of(interaction), custom_id, values,
+                            message_id)
+        if reply.replace:
+            await interaction.response.edit_message(**edit_kwargs(reply))
         else:
-            synced = await self.tree.sync()
-            log.info("synced %d slash commands globally", len(synced))
+            await interaction.response.send_message(ephemeral=bool(reply.private),
+                                                    **send_kwargs(reply))
 
     async def close(self) -> None:
         if self.runtime is not None:
@@ -74,14 +132,28 @@ class ShopBot(commands.Bot):
         await super().close()
 
 
+def check_token(token: str) -> None:
+    """Log in once and out again, so a bad token is reported before a long first run."""
+
+    async def login() -> None:
+        async with discord.Client(intents=discord.Intents.none()) as client:
+            await client.login(token)
+
+    try:
+        asyncio.run(login())
+    except discord.LoginFailure:
+        raise ConfigError(TOKEN_REJECTED) from None
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+        raise ConfigError(f"DISCORD_TOKEN: cannot reach Discord to check it ({exc})") from None
+
+
 def run_discord(settings: Settings, model_dir: Path) -> int:
     """Run until SIGINT/SIGTERM; return the process exit status."""
     discord.utils.setup_logging(level=logging.getLevelName(settings.log_level), root=True)
     try:
         asyncio.run(_run(ShopBot(settings, model_dir), settings.discord_token))
     except discord.LoginFailure:
-        raise ConfigError("DISCORD_TOKEN: Discord rejected the token; reset it in the "
-                          "Developer Portal and paste the new one (value not shown)") from None
+        raise ConfigError(TOKEN_REJECTED) from None
     except discord.PrivilegedIntentsRequired:
         raise ConfigError("DISCORD_TOKEN: enable \"Message Content Intent\" for this bot in "
                           "the Developer Portal (Bot page); see README.md") from None
@@ -100,6 +172,11 @@ async def _run(bot: ShopBot, token: str) -> None:
         if runner in done:
             stopper.cancel()
             runner.result()  # a login or setup failure: raise it
+            return
+        if bot.runtime is None:
+            log.info("stopping during start-up")
+            runner.cancel()  # setup_hook closes what it opened
+            await asyncio.gather(runner, return_exceptions=True)
             return
         log.info("stopping: finishing answers in progress")
         await bot.close()

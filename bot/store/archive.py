@@ -2,6 +2,10 @@
 
 Reads return the newest ``limit`` matching messages in chronological order (oldest first),
 because every caller feeds them to a prompt or a transcript, which read top to bottom.
+
+Archiving a message also records its author in ``members`` (first and last seen, newest
+display name), in the same transaction: every author whose words the bot keeps then has the
+row that a data export or deletion request starts from, and that member facts hang off.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 
 from bot.store.db import Database
+from bot.store.keys import DM_GUILD
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +30,12 @@ class ArchivedMessage:
     """One archived message. Times are unix milliseconds UTC.
 
     ``channel_id`` is the text channel; a message in a thread also has ``thread_id``.
-    ``guild_id`` is None for direct messages.
+    ``guild_id`` is the storage key: ``DM_GUILD`` (0) for direct messages, never None
+    (build it with ``guild_key``).
     """
 
     message_id: int
-    guild_id: int | None
+    guild_id: int
     channel_id: int
     author_id: int
     content: str
@@ -39,6 +45,15 @@ class ArchivedMessage:
     is_bot: bool = False
     reply_to_id: int | None = None
     edited_at: int | None = None
+
+    def __post_init__(self) -> None:
+        # Checked here, in the caller's frame: as a NOT NULL failure in the database it would
+        # fail the writer's whole batch, far from the code that built the message.
+        if self.guild_id is None:
+            raise ValueError(
+                f"message {self.message_id}: guild_id is None; direct messages are archived "
+                f"under DM_GUILD ({DM_GUILD}), see bot.store.guild_key"
+            )
 
 
 _COLUMNS = tuple(f.name for f in fields(ArchivedMessage))
@@ -54,6 +69,46 @@ _UPSERT = (
     "author_name = excluded.author_name, edited_at = excluded.edited_at"
 )
 
+# Seen times only widen, so batches may arrive in any order (backfill writes old messages
+# after new ones) and the CHECK (last_seen >= first_seen) holds. The name follows the newest
+# message, so an old message archived late does not bring back a name the member dropped.
+# SET expressions read the row as it was before the update, hence last_seen in the CASE is
+# the stored one. Migration 0002's backfill applies the same rule.
+MEMBER_UPSERT = (
+    "INSERT INTO members (guild_id, user_id, display_name, first_seen, last_seen) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id) DO UPDATE SET "
+    "display_name = CASE WHEN excluded.last_seen >= last_seen "
+    "THEN excluded.display_name ELSE display_name END, "
+    "first_seen = min(first_seen, excluded.first_seen), "
+    "last_seen = max(last_seen, excluded.last_seen)"
+)
+_ID, _GUILD, _AUTHOR, _NAME, _AT = map(
+    _COLUMNS.index, ("message_id", "guild_id", "author_id", "author_name", "created_at")
+)
+
+
+def members_seen(rows: Iterable[Sequence]) -> list[tuple[int, int, str, int, int]]:
+    """``MEMBER_UPSERT`` parameters for message rows (in ``ArchivedMessage`` field order):
+    one per distinct (guild, author), so a batch of 1,000 messages from a few dozen regulars
+    costs a few dozen upserts, not 1,000. The newest message (latest ``created_at``, then
+    highest id) names the member. Public for bench/store.py's raw-SQLite peer.
+    """
+    seen: dict[tuple[int, int], list] = {}
+    for row in rows:
+        key, at = (row[_GUILD], row[_AUTHOR]), row[_AT]
+        known = seen.get(key)
+        if known is None:
+            seen[key] = [at, at, row[_ID], row[_NAME]]
+            continue
+        if at < known[0]:
+            known[0] = at
+        if at > known[1] or (at == known[1] and row[_ID] > known[2]):
+            known[1:] = at, row[_ID], row[_NAME]
+    return [
+        (guild, user, name, first, last)
+        for (guild, user), (first, last, _, name) in seen.items()
+    ]
+
 
 def _message(row: Sequence) -> ArchivedMessage:
     values = list(row)
@@ -66,12 +121,18 @@ class Archive:
         self._db = db
 
     async def add(self, message: ArchivedMessage) -> None:
-        await self._db.write(_UPSERT, _as_row(message))
+        await self.add_many([message])
 
     async def add_many(self, messages: Sequence[ArchivedMessage]) -> None:
-        """Archive a batch in one transaction: one commit (one WAL sync point) per batch."""
-        if messages:
-            await self._db.write_many(_UPSERT, [_as_row(m) for m in messages])
+        """Archive a batch and upsert its authors' ``members`` rows in one transaction: one
+        commit (one WAL sync point) per batch, and never a message without its member row."""
+        if not messages:
+            return
+        rows = [_as_row(m) for m in messages]
+        members = members_seen(rows)  # built before taking the write lock
+        async with self._db.transaction() as conn:
+            await conn.executemany(_UPSERT, rows)
+            await conn.executemany(MEMBER_UPSERT, members)
 
     async def edit(self, message_id: int, content: str, edited_at: int) -> bool:
         """Record an edit; False if the message was never archived."""
@@ -105,12 +166,11 @@ class Archive:
         )
         return [_message(row) for row in reversed(rows)]
 
-    async def by_author(
-        self, guild_id: int | None, user_id: int, limit: int
-    ) -> list[ArchivedMessage]:
-        """A member's newest messages in one guild (None: their direct messages), oldest first."""
+    async def by_author(self, guild_id: int, user_id: int, limit: int) -> list[ArchivedMessage]:
+        """A member's newest messages in one guild (``DM_GUILD``: their direct messages),
+        oldest first."""
         rows = await self._db.fetchall(
-            f"{_SELECT} WHERE author_id = ? AND guild_id IS ? ORDER BY message_id DESC LIMIT ?",
+            f"{_SELECT} WHERE author_id = ? AND guild_id = ? ORDER BY message_id DESC LIMIT ?",
             (user_id, guild_id, limit),
         )
         return [_message(row) for row in reversed(rows)]

@@ -41,6 +41,8 @@ def fake_channel(name="general", *, cls=discord.TextChannel, parent=None):
     channel.id = next_id()
     channel.name = name
     channel.send.side_effect = lambda *args, **kwargs: fake_posted(channel)
+    channel.permissions_for.return_value = discord.Permissions(send_messages=True,
+                                                               send_messages_in_threads=True)
     if cls is discord.Thread:
         channel.parent = parent
         channel.parent_id = parent.id
@@ -56,6 +58,7 @@ def fake_message(content, *, author, channel, guild, mentions=(), reply_to=None)
     message.channel = channel
     message.guild = guild
     message.mentions = list(mentions)
+    message.role_mentions = []
     message.created_at = NOW
     message.edited_at = None
     message.to_reference.return_value = MagicMock(spec_set=discord.MessageReference)
@@ -80,3 +83,30 @@ def no_pings(allowed, *, replied_user=False):
     return (isinstance(allowed, discord.AllowedMentions) and allowed.everyone is False
             and allowed.users is False and allowed.roles is False
             and allowed.replied_user is replied_user)
+
+
+def fake_interaction(user, guild_id, *, permissions=None, client=None, message=None):
+    """An application-command or component interaction; ``permissions`` are the caller's."""
+    interaction = MagicMock(spec_set=discord.Interaction)
+    interaction.user = user
+    interaction.guild_id = guild_id
+    interaction.channel_id = next_id()
+    interaction.permissions = permissions or discord.Permissions.none()
+    interaction.response = MagicMock(spec_set=discord.InteractionResponse)
+    interaction.response.is_done.return_value = False
+    interaction.followup = MagicMock(spec_set=discord.Webhook)
+    interaction.client = client
+    interaction.message = message
+    return interaction
+
+
+def answer_of(interaction):
+    """(text, ephemeral) of what the interaction answered, whichever way it answered."""
+    response = interaction.response
+    if response.send_message.await_args is not None:
+        call = response.send_message.await_args
+    else:
+        assert response.defer.await_args is not None, "neither answered nor deferred"
+        call = interaction.followup.send.await_args
+    assert no_pings(call.kwargs["allowed_mentions"]), call
+    return call.kwargs.get("content"), call.kwargs["ephemeral"]

@@ -26,9 +26,13 @@ class RecordedMessage:
 
 
 class Recorder:
-    def __init__(self):
+    def __init__(self, *, writable=True):
         self.ops = []
         self.typing_started = asyncio.Event()
+        self.writable = writable
+
+    def can_send(self):
+        return self.writable
 
     @asynccontextmanager
     async def typing(self):

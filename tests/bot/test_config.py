@@ -21,7 +21,7 @@ def test_defaults_without_any_configuration():
     assert settings.data_dir == Path("data")
     assert settings.model_dir is None
     assert settings.answer_channels == AnswerChannels()
-    assert settings.dev_guild_id is None and settings.modlog_channel is None
+    assert settings.dev_guild_id is None and settings.modlog_default is None
     assert settings.persona == DEFAULT_PERSONA
     assert settings.reply_ping is False
     assert settings.member_cooldown_s == 10.0
@@ -51,7 +51,7 @@ def test_valid_values_are_parsed(tmp_path):
     assert settings.answer_channels.ids == {123456789012345678}
     assert settings.answer_channels.names == {"help-desk", "questions"}
     assert settings.dev_guild_id == 987654321098765432
-    assert settings.modlog_channel == "mod-log"
+    assert settings.modlog_default == "mod-log"
     assert settings.reply_ping is True
     assert settings.member_cooldown_s == 0.5
     assert (settings.channel_concurrency, settings.max_new_tokens, settings.context_messages) == (32, 1, 0)

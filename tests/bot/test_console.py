@@ -9,30 +9,43 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from bot.console import BOT_ID, CHANNELS, GUILD_ID, member_id, run_console
+from bot.console import BOT_ID, CHANNELS, GUILD_ID, Console, member_id, run_console
 from bot.runtime import start
-from tests.bot.test_service import settings
+from tests.bot.harness import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest_asyncio.fixture
-async def runtime(tmp_path, local_model):
-    rt = await start(settings(DATABASE_PATH=str(tmp_path / "bot.db")), local_model,
-                     bot_user_id=BOT_ID, bot_name="bot")
-    yield rt
-    await rt.writer.close()
-    await rt.db.close()
+async def console_at(tmp_path, db, local_model):
+    """``console_at(mods)``: a console over a started runtime (closed at teardown, except
+    the database and model, which their fixtures own)."""
+    runtimes = []
+
+    async def make(mods=frozenset()):
+        out = io.StringIO()
+        console = Console(mods=mods, out=out, files_dir=tmp_path / "console")
+        rt = await start(settings(DATA_DIR=str(tmp_path)), db, local_model, console.poster,
+                         bot_user_id=BOT_ID, bot_name="bot")
+        runtimes.append(rt)
+        console.attach(rt)
+        return console, out, rt
+
+    yield make
+    for rt in runtimes:
+        rt.pipeline.close()
+        await rt.features.stop()
+        await rt.services.writer.close()
 
 
-async def run_lines(rt, lines, mods=frozenset()):
-    out = io.StringIO()
-    await run_console(rt.chat, mods=mods, stdin=io.StringIO("\n".join(lines) + "\n"), out=out)
-    return out.getvalue().splitlines()
+async def run_lines(console_at, lines, mods=frozenset()):
+    console, out, rt = await console_at(mods)
+    await run_console(console, stdin=io.StringIO("\n".join(lines) + "\n"))
+    return out.getvalue().splitlines(), rt
 
 
-async def test_members_chat_and_use_commands(runtime):
-    lines = await run_lines(runtime, [
+async def test_members_chat_and_use_commands(console_at):
+    lines, _ = await run_lines(console_at, [
         "ana: hello everyone",            # not addressed to the bot: no answer
         "ana: I'm a size M @bot",         # mention: answered, and the size is remembered
         "ana: /memory",
@@ -56,22 +69,23 @@ async def test_members_chat_and_use_commands(runtime):
         "- size M",
         "[bot → ana] Done: I forgot 1 thing I remembered about you.",
         "[bot → ana] I don't remember anything about you yet.",
-        "[bot → ana] Unknown command /dance. Commands: /memory, /forget.",
-        "? no channel #nowhere; channels: #general, #support, #announcements, #dm",
+        "[bot → ana] Unknown command /dance. Commands: /memory, /forget, /settings show, "
+        "/settings modlog, /settings persona, /settings answer-here, /help.",
+        "? no channel #nowhere; channels: #general, #support, #announcements, #mod-log, #dm",
         "? expected `name: text`, `#channel`, /help or /quit",
         "? bot is the bot's name; pick another member name",
     ]
 
 
-async def test_messages_are_archived_in_their_channels_and_replies_follow_the_bot(runtime):
-    await run_lines(runtime, [
+async def test_messages_are_archived_in_their_channels_and_replies_follow_the_bot(console_at):
+    _, runtime = await run_lines(console_at, [
         "#support",
         "ana: where is my order 1234? @bot",
         "ana: ^ thanks, and when will it ship?",  # a reply to the bot: answered, no mention
         "#dm",
         "ana: a private question",
     ])
-    await runtime.writer.flush()
+    await runtime.services.writer.flush()
     rows = await runtime.db.fetchall(
         "SELECT guild_id, channel_id, author_id, reply_to_id, message_id FROM messages "
         "ORDER BY message_id")
@@ -81,9 +95,11 @@ async def test_messages_are_archived_in_their_channels_and_replies_follow_the_bo
     assert authors[:4] == [(GUILD_ID, support, ana), (GUILD_ID, support, BOT_ID),
                            (GUILD_ID, support, ana), (GUILD_ID, support, BOT_ID)]
     assert rows[2][3] == rows[1][4]  # the ^ line replies to the bot's answer
-    assert authors[4][0] is None and authors[4][2] == ana  # a DM has no guild
+    assert authors[4][0] == 0 and authors[4][2] == ana  # DMs are stored under guild 0
     assert authors[5][2] == BOT_ID  # DMs are always answered
-    assert await runtime.chat.memory.facts(GUILD_ID, ana) == ["order #1234 (asked about it)"]
+    facts = await runtime.db.fetchall("SELECT value FROM member_facts WHERE guild_id = ? AND "
+                                      "user_id = ?", (GUILD_ID, ana))
+    assert [f[0] for f in facts] == ["order #1234 (asked about it)"]
 
 
 def run_cli(args, tmp_path, stdin, **env):
@@ -136,7 +152,7 @@ def test_migrate_and_backup_commands(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     db_path = tmp_path / "data" / "bot.db"
     assert main(["migrate", "--db", str(db_path)]) == 0
-    assert "applied 1" in capsys.readouterr().out
+    assert "applied 1, 2" in capsys.readouterr().out
     assert main(["migrate", "--db", str(db_path)]) == 0
     assert "already up to date" in capsys.readouterr().out
     assert main(["backup", str(tmp_path / "copy.db"), "--db", str(db_path)]) == 0

@@ -3,7 +3,7 @@
 import pytest
 
 from bot.chat.context import assemble, fetch_history, fit
-from bot.chat.events import Incoming
+from bot.core.messages import Incoming
 from bot.model import TURN_OVERHEAD
 from bot.store import ArchivedMessage
 from lm.tokenizer import Tokenizer
@@ -105,3 +105,18 @@ async def test_fetch_history_reads_chain_channel_and_member(archive):
     assert [m.message_id for m in chain] == [100, 101]
     assert [m.message_id for m in channel] == [100, 101, 102]
     assert [m.message_id for m in own] == [101, 103]
+
+
+async def test_a_dm_fetches_the_members_own_dm_history(archive):
+    """DMs are archived under guild 0; the member's own history must be looked up there
+    (looking it up under None found nothing)."""
+    await archive.add_many([
+        ArchivedMessage(message_id=200, guild_id=0, channel_id=50, author_id=7, author_name="ana",
+                        content="earlier in my DMs", created_at=200),
+        ArchivedMessage(message_id=201, guild_id=1, channel_id=10, author_id=7, author_name="ana",
+                        content="in the guild", created_at=201),
+    ])
+    msg = Incoming(message_id=202, guild_id=None, channel_id=51, channel_name="", author_id=7,
+                   author_name="ana", content="and now?", created_at=202)
+    *_, own = await fetch_history(archive, msg, limit=10)
+    assert [m.message_id for m in own] == [200]

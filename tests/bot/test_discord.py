@@ -7,15 +7,14 @@ import pytest
 import pytest_asyncio
 from discord.ext import commands
 
-from bot.chat.service import ChatService
 from bot.discord_app.app import ShopBot
-from bot.discord_app.cogs.chat import ChatCog
-from bot.discord_app.cogs.memory import MemoryCog
+from bot.discord_app.cogs.events import EventsCog
 from bot.discord_app.convert import DiscordReply, to_incoming
-from bot.store import Archive, ArchiveWriter
-from tests.bot.discord_fakes import (fake_channel, fake_guild, fake_message, fake_user,
-                                     no_pings, posted)
-from tests.bot.test_service import settings
+from bot.discord_app.commands import build_commands, run_interaction
+from bot.discord_app.components import Routed
+from tests.bot.discord_fakes import (answer_of, fake_channel, fake_guild, fake_interaction,
+                                     fake_message, fake_user, no_pings, posted)
+from tests.bot.harness import Community, settings
 
 
 @pytest.fixture
@@ -25,33 +24,33 @@ def me():
 
 @pytest_asyncio.fixture
 async def make_cog(db, local_model, me):
-    writers = []
+    made = []
 
     def make(**env):
         bot = MagicMock(spec_set=commands.Bot)
         bot.user = me
-        writer = ArchiveWriter(Archive(db))
-        writers.append(writer)
-        conf = settings(MAX_NEW_TOKENS="24", **env)
-        chat = ChatService(db=db, writer=writer, model=local_model, settings=conf,
-                           bot_user_id=me.id, bot_name="Juniper", edit_interval=0.0)
-        return ChatCog(bot, chat, ping_author=conf.reply_ping)
+        community = Community(db, local_model, bot_user_id=me.id, MAX_NEW_TOKENS="24", **env)
+        made.append(community)
+        cog = EventsCog(bot, community.pipeline, ping_author=community.settings.reply_ping)
+        cog.community = community
+        return cog
 
     yield make
-    for writer in writers:
-        await writer.close()
+    for community in made:
+        await community.close()
 
 
 def assert_no_pings_anywhere(channel, *, reply_ping=False):
-    """Every send and every edit of what was sent pings nobody (the first send may ping
-    the author being replied to, when configured)."""
+    """Every send and every edit of what was sent pings nobody, except that the first
+    message may ping the author being replied to, when configured; its edits keep that
+    ping (dropping it would be an edit that takes back what REPLY_PING asked for)."""
     sends = channel.send.call_args_list
     assert sends, "nothing was sent"
-    for i, call in enumerate(sends):
-        assert no_pings(call.kwargs["allowed_mentions"], replied_user=reply_ping and i == 0), call
-    for message in posted(channel):
-        for call in message.edit.call_args_list:
-            assert no_pings(call.kwargs["allowed_mentions"]), call
+    for i, (call, message) in enumerate(zip(sends, posted(channel), strict=True)):
+        first = reply_ping and i == 0
+        assert no_pings(call.kwargs["allowed_mentions"], replied_user=first), call
+        for edit in message.edit.call_args_list:
+            assert no_pings(edit.kwargs["allowed_mentions"], replied_user=first), edit
 
 
 async def archived(db, message_id):
@@ -102,7 +101,7 @@ async def test_messages_from_bots_are_archived_but_never_answered(make_cog, me, 
         msg = fake_message("@Juniper hello", author=author, channel=channel, guild=fake_guild(),
                            mentions=[me])
         await cog.on_message(msg)
-        await cog.chat._writer.flush()
+        await cog.community.writer.flush()
         assert await archived(db, msg.id) == "@Juniper hello"
     channel.send.assert_not_called()
 
@@ -112,7 +111,7 @@ async def test_system_messages_are_ignored(make_cog, me, db):
     msg = fake_message("", author=fake_user("ana"), channel=channel, guild=fake_guild())
     msg.type = discord.MessageType.pins_add
     await cog.on_message(msg)
-    await cog.chat._writer.flush()
+    await cog.community.writer.flush()
     assert await archived(db, msg.id) is None
 
 
@@ -152,13 +151,8 @@ def test_thread_messages_map_to_their_parent_channel(me):
     assert not incoming.mentions_bot and not incoming.is_dm
 
 
-def fake_interaction(user, guild_id, *, moderator=False):
-    interaction = MagicMock(spec_set=discord.Interaction)
-    interaction.user = user
-    interaction.guild_id = guild_id
-    interaction.permissions = discord.Permissions(moderate_members=moderator)
-    interaction.response = MagicMock(spec_set=discord.InteractionResponse)
-    return interaction
+def app_commands_of(community):
+    return {c.name: c for c in build_commands(community.features, run_interaction)}
 
 
 async def test_memory_commands_answer_privately_without_pings(make_cog, me):
@@ -166,39 +160,38 @@ async def test_memory_commands_answer_privately_without_pings(make_cog, me):
     ana = fake_user("ana")
     await chat_cog.on_message(fake_message("@Juniper I'm a size M", author=ana, channel=channel,
                                            guild=guild, mentions=[me]))
-    cog = MemoryCog(chat_cog.chat.memory)
-
-    def answer(interaction):
-        call = interaction.response.send_message.call_args
-        assert call.kwargs["ephemeral"] is True and no_pings(call.kwargs["allowed_mentions"])
-        return call.args[0]
+    tree = app_commands_of(chat_cog.community)
 
     mine = fake_interaction(ana, guild.id)
-    await cog.memory_command.callback(cog, mine)
-    assert "- size M" in answer(mine)
+    await tree["memory"].callback(mine)
+    mine.response.defer.assert_awaited_once_with(ephemeral=True, thinking=True)
+    text, private = answer_of(mine)
+    assert "- size M" in text and private
 
     nosy = fake_interaction(fake_user("bob"), guild.id)
-    await cog.forget_command.callback(cog, nosy, ana)
-    assert answer(nosy).startswith("Only moderators")
+    await tree["forget"].callback(nosy, member=ana)
+    assert answer_of(nosy) == ("Only moderators can look at or clear another member's memory.", True)
 
-    mod = fake_interaction(fake_user("mo"), guild.id, moderator=True)
-    await cog.forget_command.callback(cog, mod, ana)
-    assert answer(mod) == "Done: I forgot 1 thing I remembered about ana."
+    mod = fake_interaction(fake_user("mo"), guild.id,
+                           permissions=discord.Permissions(moderate_members=True))
+    await tree["forget"].callback(mod, member=ana)
+    assert answer_of(mod) == ("Done: I forgot 1 thing I remembered about ana.", True)
 
 
 async def test_setup_hook_starts_everything_and_syncs_to_the_dev_guild(tmp_path, tiny_model_dir, me):
     conf = settings(DATABASE_PATH=str(tmp_path / "bot.db"), DEV_GUILD_ID="4242")
     bot = ShopBot(conf, tiny_model_dir)
-    assert bot.intents.message_content
+    assert bot.intents.message_content and bot.help_command is None
     bot._connection.user = me  # what logging in sets
     with patch.object(bot.tree, "sync", AsyncMock(return_value=[])) as sync:
         await bot.setup_hook()
     assert sync.await_args.kwargs["guild"].id == 4242
-    assert {"memory", "forget"} <= {c.name for c in bot.tree.get_commands(
-        guild=discord.Object(id=4242))}
-    assert isinstance(bot.get_cog("ChatCog"), ChatCog) and isinstance(bot.get_cog("MemoryCog"), MemoryCog)
+    names = {c.qualified_name for c in bot.tree.walk_commands(guild=discord.Object(id=4242))}
+    assert {"memory", "forget", "settings show", "settings modlog"} <= names
+    assert isinstance(bot.get_cog("EventsCog"), EventsCog)
+    assert Routed in bot._connection._view_store._dynamic_items.values()  # persistent buttons
     runtime = bot.runtime
     await bot.close()
     assert bot.runtime is None
-    with pytest.raises(Exception):  # the database is closed
+    with pytest.raises(ValueError, match="Connection closed"):  # the database is closed
         await runtime.db.fetchone("SELECT 1")

@@ -1,10 +1,12 @@
 """Member memory: the fact rules, and storage in member_facts."""
 
+from types import SimpleNamespace
+
 import pytest
 
-from bot.chat.commands import MODERATORS_ONLY, Target, forget_memory, show_memory
-from bot.chat.events import Caller
-from bot.chat.memory import MemberMemory, extract_facts, render_profile
+from bot.chat.memory import Fact, MemberMemory, extract_facts, render_profile
+from bot.core.commands import ADMINISTRATOR, Caller, Invocation, MemberRef
+from bot.features.memory import MODERATORS_ONLY, forget_memory, setup, show_memory
 
 
 def values(text):
@@ -82,23 +84,51 @@ def test_profile_rendering():
         "What ana told you before: size M; loves linen.")
 
 
+def run(memory, action, caller, target=None):
+    """Call a memory command's action as the handler does after argument conversion."""
+    commands = setup(SimpleNamespace(db=memory)).commands  # setup only reads .db
+    name = {show_memory: "memory", forget_memory: "forget"}[action]
+    command = next(c for c in commands if c.name == name)
+    args = {} if target is None else {"member": target}
+    return action(memory, Invocation(command, caller, args))
+
+
+async def text(awaitable):
+    return (await awaitable).text
+
+
 async def test_memory_and_forget_commands(db):
     memory = MemberMemory(db)
     await memory.remember(1, 42, "ana", extract_facts("I'm a size M. My order 1234 is late"), 1, 1)
     ana = Caller(user_id=42, name="ana", guild_id=1)
-    shown = await show_memory(memory, ana)
+    shown = await text(run(memory, show_memory, ana))
     assert "- size M" in shown and "- order #1234: is late" in shown
 
     bob = Caller(user_id=7, name="bob", guild_id=1)
-    assert await show_memory(memory, bob) == "I don't remember anything about you yet."
-    assert await show_memory(memory, bob, Target(42, "ana")) == MODERATORS_ONLY
-    assert await forget_memory(memory, bob, Target(42, "ana")) == MODERATORS_ONLY
-    assert await memory.facts(1, 42) != []
+    assert await text(run(memory, show_memory, bob)) == "I don't remember anything about you yet."
+    assert await text(run(memory, show_memory, bob, MemberRef(42, "ana"))) == MODERATORS_ONLY
+    assert await text(run(memory, forget_memory, bob, MemberRef(42, "ana"))) == MODERATORS_ONLY
+    assert len(await memory.facts(1, 42)) == 2
 
-    mod = Caller(user_id=9, name="mo", guild_id=1, is_moderator=True)
-    assert "size M" in await show_memory(memory, mod, Target(42, "ana"))
-    assert await show_memory(memory, mod, Target(43, "@everyone")) == (
+    mod = Caller(user_id=9, name="mo", guild_id=1, permissions=frozenset({"moderate_members"}))
+    assert "size M" in await text(run(memory, show_memory, mod, MemberRef(42, "ana")))
+    assert await text(run(memory, show_memory, mod, MemberRef(43, "@everyone"))) == (
         "I don't remember anything about @\u200beveryone.")
-    assert await forget_memory(memory, ana) == "Done: I forgot 2 things I remembered about you."
+    admin = Caller(user_id=10, name="al", guild_id=1, permissions=frozenset({ADMINISTRATOR}))
+    assert "size M" in await text(run(memory, show_memory, admin, MemberRef(42, "ana")))
+    assert await text(run(memory, forget_memory, ana)) == "Done: I forgot 2 things I remembered about you."
     assert await memory.facts(1, 42) == []
-    assert await forget_memory(memory, ana) == "There was nothing to forget about you."
+    assert await text(run(memory, forget_memory, ana)) == "There was nothing to forget about you."
+
+
+def test_fact_kinds_are_checked_in_code():
+    with pytest.raises(ValueError, match="fact kind 'mood'"):
+        Fact("mood", "happy", "%")
+
+
+async def test_memory_export_lists_the_facts(db):
+    memory = MemberMemory(db)
+    await memory.remember(1, 42, "ana", extract_facts("I'm a size M"), 77, 5)
+    assert await memory.export(1, 42) == [{"kind": "size", "value": "size M",
+                                           "source_message_id": "77", "created_at": 5,
+                                           "updated_at": 5}]

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from bot.store import Database, StoreError, migrate
+from bot.store import DM_GUILD, Archive, Database, StoreError, migrate
 from bot.store.migrations import MIGRATIONS_DIR, discover, split_statements
 
 LATEST = discover(MIGRATIONS_DIR)[-1].version
@@ -24,19 +24,40 @@ SAMPLES = {
             "VALUES (1, 42, 'size', 'M', 1000, 1000)",
             "INSERT INTO messages (message_id, guild_id, channel_id, author_id, content, created_at) "
             "VALUES (900, 1, 5, 42, 'do you ship to Norway?', 1500)",
-            "INSERT INTO drafts (id, guild_id, author_id, kind, title, body, created_at, updated_at) "
-            "VALUES (3, 1, 9, 'announcement', 'Sale', 'Socks 20% off', 1000, 1000)",
-            "INSERT INTO schedules (draft_id, channel_id, run_at, created_at, updated_at) "
-            "VALUES (3, 5, 5000, 1000, 1000)",
+            # A direct message: version 1 stored its guild as NULL.
+            "INSERT INTO messages (message_id, guild_id, channel_id, author_id, author_name, "
+            "content, created_at) VALUES (901, NULL, 6, 43, 'Bo', 'is my order late?', 1600)",
         ],
         [
-            ("SELECT display_name FROM members WHERE user_id = 42", ("Ana",)),
+            ("SELECT display_name FROM members WHERE guild_id = 1 AND user_id = 42", ("Ana",)),
             ("SELECT value FROM member_facts WHERE user_id = 42", ("M",)),
             ("SELECT content FROM messages WHERE message_id = 900", ("do you ship to Norway?",)),
+            ("SELECT guild_id, content FROM messages WHERE message_id = 901", (0, "is my order late?")),
+            ("SELECT display_name FROM members WHERE guild_id = 0 AND user_id = 43", ("Bo",)),
             ("SELECT rowid FROM products_fts WHERE products_fts MATCH 'wool'", (7,)),
-            ("SELECT state FROM schedules WHERE draft_id = 3", ("pending",)),
         ],
     ),
+    2: (
+        [
+            "INSERT INTO members VALUES (0, 44, 'Cy', 3000, 3000, 1)",
+            # Kinds are no longer listed in the schema.
+            "INSERT INTO member_facts (guild_id, user_id, kind, value, created_at, updated_at) "
+            "VALUES (0, 44, 'allergy', 'wool', 3000, 3000)",
+            "INSERT INTO messages (message_id, guild_id, channel_id, author_id, content, created_at) "
+            "VALUES (950, 0, 6, 44, 'thanks!', 3000)",
+        ],
+        [
+            ("SELECT kind, value FROM member_facts WHERE user_id = 44", ("allergy", "wool")),
+            ("SELECT opted_out_training FROM members WHERE guild_id = 0 AND user_id = 44", (1,)),
+            ("SELECT guild_id FROM messages WHERE message_id = 950", (0,)),
+        ],
+    ),
+}
+
+# Tables 0002 dropped: no code used them, and their owners will create their own.
+DROPPED_IN_2 = {
+    "member_interests", "member_sentiment", "automod_rules", "mod_flags", "mod_cases",
+    "case_notes", "drafts", "schedules",
 }
 
 
@@ -82,13 +103,15 @@ async def test_fresh_database_is_at_latest_version(tmp_path):
 
 @pytest.mark.parametrize("start", range(1, LATEST + 1))
 async def test_upgrade_from_each_version_keeps_data(tmp_path, start):
+    """Each version's rows are written while the database is at that version, so rows
+    only an old schema accepts (a DM with a NULL guild at version 1) are upgraded too."""
     path = tmp_path / "bot.db"
-    assert await migrate(path, copy_migrations(tmp_path, start)) == list(range(1, start + 1))
-    with sqlite3.connect(path) as conn:
-        for version in range(1, start + 1):
+    for version in range(1, start + 1):
+        assert await migrate(path, copy_migrations(tmp_path, version)) == [version]
+        with sqlite3.connect(path) as conn:
             for statement in SAMPLES[version][0]:
                 conn.execute(statement)
-    conn.close()
+        conn.close()
 
     assert await migrate(path) == list(range(start + 1, LATEST + 1))
 
@@ -97,6 +120,94 @@ async def test_upgrade_from_each_version_keeps_data(tmp_path, start):
         for version in range(1, start + 1):
             for query, expected in SAMPLES[version][1]:
                 assert tuple(await db.fetchone(query)) == expected, query
+    finally:
+        await db.close()
+
+
+async def test_version_2_files_dms_under_guild_0_and_gives_every_author_a_member_row(tmp_path):
+    path = tmp_path / "bot.db"
+    await migrate(path, copy_migrations(tmp_path, 1))
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO members (guild_id, user_id, display_name, first_seen, last_seen, "
+            "opted_out_training) VALUES (?, ?, ?, ?, ?, ?)",
+            [(1, 42, "Ana", 1000, 2000, 0), (0, 43, "Bo (memory)", 5000, 5000, 1)],
+        )
+        conn.executemany(
+            "INSERT INTO member_facts (id, guild_id, user_id, kind, value, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(1, 1, 42, "size", "M", 1000, 1000), (2, 0, 43, "order", "order #1234", 5000, 5000)],
+        )
+        conn.executemany(
+            "INSERT INTO messages (message_id, guild_id, channel_id, thread_id, author_id, "
+            "author_name, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (900, 1, 5, None, 42, "Ana", "hi", 1500),
+                (901, 1, 5, 77, 42, "Ana B", "in a thread", 2500),
+                (910, None, 6, None, 43, "bo-old", "a dm", 3000),
+                (911, None, 6, None, 43, "bo-new", "another dm", 4000),
+                (920, 1, 5, None, 44, "Cy old", "first", 1200),
+                (921, 1, 5, None, 44, "Cy", "same ms", 1800),
+                (922, 1, 5, None, 44, "Cy new", "same ms, later id", 1800),
+                (930, 2, 8, None, 42, "Ana elsewhere", "other guild", 1700),
+            ],
+        )
+    conn.close()
+
+    upto_2 = copy_migrations(tmp_path, 2)  # this test is about version 2 itself
+    assert await migrate(path, upto_2) == [2]
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        guilds = conn.execute("SELECT message_id, guild_id FROM messages ORDER BY 1").fetchall()
+        members = conn.execute(
+            "SELECT guild_id, user_id, display_name, first_seen, last_seen, opted_out_training "
+            "FROM members ORDER BY 1, 2"
+        ).fetchall()
+        facts = conn.execute(
+            "SELECT id, guild_id, user_id, kind, value FROM member_facts ORDER BY id"
+        ).fetchall()
+        columns = {row[1]: row for row in conn.execute("PRAGMA table_info(messages)")}
+        strict = dict(conn.execute("SELECT name, strict FROM pragma_table_list WHERE schema = 'main'"))
+        indexes = {
+            row[0]: row[1] for row in conn.execute(
+                "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+        }
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        conn.execute(  # the kind list is gone
+            "INSERT INTO member_facts (guild_id, user_id, kind, value, created_at, updated_at) "
+            "VALUES (1, 42, 'allergy', 'wool', 1, 1)"
+        )
+    conn.close()
+
+    assert guilds == [(900, 1), (901, 1), (910, 0), (911, 0), (920, 1), (921, 1), (922, 1), (930, 2)]
+    assert columns["guild_id"][2:4] == ("INTEGER", 1)  # type, notnull
+    assert strict["messages"] == 1 and strict["member_facts"] == 1
+    assert members == [
+        # memory's newer name and its opt-out stay; the DMs widen first_seen only
+        (0, 43, "Bo (memory)", 3000, 5000, 1),
+        # the newest message names the member; first_seen stays at the older member row
+        (1, 42, "Ana B", 1000, 2500, 0),
+        # a tie on created_at goes to the later message id
+        (1, 44, "Cy new", 1200, 1800, 0),
+        (2, 42, "Ana elsewhere", 1700, 1700, 0),
+    ]
+    assert facts == [(1, 1, 42, "size", "M"), (2, 0, 43, "order", "order #1234")]
+    assert {name for name, table in indexes.items() if table == "messages"} == {
+        "messages_channel", "messages_thread", "messages_author"
+    }
+    assert indexes["member_facts_user"] == "member_facts"
+    assert not tables & DROPPED_IN_2
+    assert not set(indexes.values()) & DROPPED_IN_2
+
+    db = await Database.open(path, upto_2)
+    try:
+        assert [m.message_id for m in await Archive(db).by_author(DM_GUILD, 43, 10)] == [910, 911]
+        async with db.transaction() as conn:  # the rebuilt facts still cascade from members
+            await conn.execute("DELETE FROM members WHERE guild_id = 0 AND user_id = 43")
+        assert tuple(await db.fetchone("SELECT count(*) FROM member_facts WHERE user_id = 43")) == (0,)
     finally:
         await db.close()
 
@@ -145,11 +256,13 @@ async def test_failing_migration_rolls_back_completely(tmp_path):
 async def test_migration_breaking_a_foreign_key_rolls_back(tmp_path):
     directory = copy_migrations(tmp_path, LATEST)
     (directory / f"{LATEST + 1:04d}_orphan.sql").write_text(
-        "INSERT INTO schedules (draft_id, channel_id, run_at, created_at, updated_at) "
-        "VALUES (404, 1, 1, 1, 1);"
+        "INSERT INTO member_facts (guild_id, user_id, kind, value, created_at, updated_at) "
+        "VALUES (1, 404, 'size', 'M', 1, 1);"
     )
     path = tmp_path / "bot.db"
-    with pytest.raises(StoreError, match="broke a foreign key: schedules row 1"):
+    with pytest.raises(
+        StoreError, match="broke a foreign key: member_facts row 1 points at a missing members row"
+    ):
         await migrate(path, directory)
     assert schema_state(path)[0] == LATEST
 

@@ -6,22 +6,43 @@ import sqlite3
 
 import pytest
 
-from bot.store import Archive, ArchivedMessage, ArchiveWriter, Database, StoreError, backup
+from bot.store import (
+    DM_GUILD,
+    Archive,
+    ArchivedMessage,
+    ArchiveWriter,
+    Database,
+    StoreError,
+    backup,
+    guild_key,
+)
 
 GUILD, CHANNEL, THREAD = 1, 10, 11
 
 
-def message(message_id, *, channel=CHANNEL, thread=None, author=5, guild=GUILD, content=None):
+T0 = 1_700_000_000_000
+
+
+def message(message_id, *, channel=CHANNEL, thread=None, author=5, guild=GUILD, content=None,
+            name=None, at=None):
     return ArchivedMessage(
         message_id=message_id,
         guild_id=guild,
         channel_id=channel,
         thread_id=thread,
         author_id=author,
-        author_name=f"user{author}",
+        author_name=name if name is not None else f"user{author}",
         content=content if content is not None else f"message {message_id}",
-        created_at=1_700_000_000_000 + message_id,
+        created_at=at if at is not None else T0 + message_id,
     )
+
+
+async def member_rows(db):
+    rows = await db.fetchall(
+        "SELECT guild_id, user_id, display_name, first_seen, last_seen, opted_out_training "
+        "FROM members ORDER BY guild_id, user_id"
+    )
+    return [tuple(row) for row in rows]
 
 
 async def wait_until(condition, timeout=5.0):
@@ -85,13 +106,70 @@ async def test_by_author_is_per_guild_and_covers_direct_messages(archive):
             message(1, author=7),
             message(2, author=8),
             message(3, author=7, guild=2, channel=30),
-            message(4, author=7, guild=None, channel=40),
+            message(4, author=7, guild=DM_GUILD, channel=40),
             message(5, author=7, thread=THREAD),
         ]
     )
     assert [m.message_id for m in await archive.by_author(GUILD, 7, 10)] == [1, 5]
-    assert [m.message_id for m in await archive.by_author(None, 7, 10)] == [4]
+    assert [m.message_id for m in await archive.by_author(DM_GUILD, 7, 10)] == [4]
     assert [m.message_id for m in await archive.by_author(GUILD, 7, 1)] == [5]
+    assert await archive.by_author(2, 8, 10) == []
+
+
+def test_direct_messages_have_one_guild_key():
+    assert DM_GUILD == 0
+    assert guild_key(None) == DM_GUILD
+    assert guild_key(123456789012345678) == 123456789012345678
+    with pytest.raises(ValueError, match="message 4: guild_id is None; .* DM_GUILD"):
+        message(4, guild=None)
+
+
+async def test_a_direct_message_is_archived_under_guild_0(db, archive):
+    await archive.add(message(4, author=7, guild=guild_key(None), channel=40, name="ana"))
+    [dm] = await archive.by_author(0, 7, 10)
+    assert dm == message(4, author=7, guild=0, channel=40, name="ana")
+    assert await archive.by_author(GUILD, 7, 10) == []
+    assert await member_rows(db) == [(0, 7, "ana", T0 + 4, T0 + 4, 0)]
+
+
+async def test_archiving_records_each_author_in_members(db, archive):
+    await archive.add_many(
+        [
+            message(1, author=7, name="ana", at=T0 + 20),
+            message(2, author=8, name="bo", at=T0 + 15),
+            message(3, author=7, name="ana b", at=T0 + 30),
+            message(4, author=7, name="ana c", at=T0 + 30),  # same time, later id: newest
+            message(5, author=7, guild=2, channel=30, name="ana elsewhere", at=T0 + 10),
+        ]
+    )
+    assert await member_rows(db) == [
+        (GUILD, 7, "ana c", T0 + 20, T0 + 30, 0),
+        (GUILD, 8, "bo", T0 + 15, T0 + 15, 0),
+        (2, 7, "ana elsewhere", T0 + 10, T0 + 10, 0),
+    ]
+
+    # Backfill of older messages widens first_seen but keeps the newer name and last_seen.
+    await archive.add_many([message(6, author=7, name="old ana", at=T0 + 5)])
+    # A later batch moves last_seen and the name; the opt-out set meanwhile is kept.
+    await db.write("UPDATE members SET opted_out_training = 1 WHERE user_id = 8")
+    await archive.add_many([message(7, author=8, name="bo2", at=T0 + 40)])
+    assert await member_rows(db) == [
+        (GUILD, 7, "ana c", T0 + 5, T0 + 30, 0),
+        (GUILD, 8, "bo2", T0 + 15, T0 + 40, 1),
+        (2, 7, "ana elsewhere", T0 + 10, T0 + 10, 0),
+    ]
+
+    # Re-archiving the newest message with a changed name renames the member.
+    await archive.add(message(7, author=8, name="bo3", at=T0 + 40))
+    assert (await member_rows(db))[1] == (GUILD, 8, "bo3", T0 + 15, T0 + 40, 1)
+
+
+async def test_a_member_row_from_memory_only_widens(db, archive):
+    """Member memory writes members rows too (guild 0 for DMs); archiving must not narrow
+    their seen times or take back a newer name."""
+    await db.write("INSERT INTO members VALUES (0, 7, 'Ana (memory)', ?, ?, 0)", (T0 + 50, T0 + 60))
+    await archive.add_many([message(1, author=7, guild=DM_GUILD, name="ana", at=T0 + 55)])
+    assert await member_rows(db) == [(0, 7, "Ana (memory)", T0 + 50, T0 + 60, 0)]
 
 
 async def test_add_is_idempotent_and_backfill_brings_content_up_to_date(archive):
@@ -114,10 +192,11 @@ async def test_edit_and_delete(archive):
     ]
 
 
-async def test_a_bad_row_rolls_back_its_whole_batch(archive):
-    with pytest.raises(sqlite3.IntegrityError):
+async def test_a_bad_row_rolls_back_its_whole_batch(db, archive):
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed: thread_id <> ch"):
         await archive.add_many([message(1), message(2, thread=CHANNEL)])  # thread == channel
     assert await archive.recent(CHANNEL, 10) == []
+    assert await member_rows(db) == []  # the member upsert was in the same transaction
 
 
 async def test_context_fetch_uses_the_channel_index(db):
@@ -126,6 +205,14 @@ async def test_context_fetch_uses_the_channel_index(db):
         "AND message_id < 5 ORDER BY message_id DESC LIMIT 30"
     )
     assert "USING INDEX messages_channel" in plan[0]["detail"]
+
+
+async def test_by_author_uses_the_author_index(db):
+    plan = await db.fetchall(
+        "EXPLAIN QUERY PLAN SELECT * FROM messages WHERE author_id = 7 AND guild_id = 0 "
+        "ORDER BY message_id DESC LIMIT 30"
+    )
+    assert "USING INDEX messages_author (author_id=? AND guild_id=?)" in plan[0]["detail"]
 
 
 # ArchiveWriter --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """ReplyWriter: live messages by throttled edits, split at 2,000 characters, defused."""
 
 from bot.chat.streaming import ReplyWriter
-from bot.chat.text import DISCORD_LIMIT, ZWSP
+from bot.core.text import DISCORD_LIMIT, ZWSP
 from tests.bot.recorder import Recorder
 
 

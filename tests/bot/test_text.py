@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from bot.chat.text import DISCORD_LIMIT, ZWSP, clean_text, defuse_mentions, split_message
+from bot.core.text import DISCORD_LIMIT, ZWSP, clean_text, defuse_mentions, split_message
 
 
 def words(n, seed=0):

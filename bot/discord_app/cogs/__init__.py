@@ -1,1 +1,1 @@
-"""One cog per feature; each is a thin mapping from Discord events to domain calls."""
+"""Cogs for what is not a declared command: the gateway's message events."""

@@ -1,4 +1,4 @@
-"""Chat cog: gateway message events to ``ChatService``.
+"""Gateway message events to the features' message pipeline.
 
 Raw edit and delete events are used, not the cached ones: the cached variants only fire
 for messages still in discord.py's message cache, and the archive must follow edits and
@@ -10,34 +10,34 @@ from __future__ import annotations
 import discord
 from discord.ext import commands
 
-from bot.chat.service import ChatService
+from bot.core.pipeline import Pipeline
 from bot.discord_app.convert import ANSWERABLE_TYPES, DiscordReply, to_incoming
 
 
-class ChatCog(commands.Cog):
-    def __init__(self, bot: commands.Bot, chat: ChatService, *, ping_author: bool) -> None:
+class EventsCog(commands.Cog):
+    def __init__(self, bot: commands.Bot, pipeline: Pipeline, *, ping_author: bool) -> None:
         self.bot = bot
-        self.chat = chat
+        self.pipeline = pipeline
         self.ping_author = ping_author
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         if message.type not in ANSWERABLE_TYPES:
             return  # joins, pins, boosts: nothing to archive or answer
-        await self.chat.on_message(to_incoming(message, self.bot.user),
-                                   DiscordReply(message, ping_author=self.ping_author))
+        await self.pipeline.on_message(to_incoming(message, self.bot.user),
+                                       DiscordReply(message, ping_author=self.ping_author))
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         message = payload.message
         edited = message.edited_at or discord.utils.utcnow()
-        await self.chat.on_edit(payload.message_id, message.clean_content,
-                                int(edited.timestamp() * 1000))
+        await self.pipeline.on_edit(payload.message_id, message.clean_content,
+                                    int(edited.timestamp() * 1000))
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        await self.chat.on_delete([payload.message_id])
+        await self.pipeline.on_delete([payload.message_id])
 
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
-        await self.chat.on_delete(payload.message_ids)
+        await self.pipeline.on_delete(payload.message_ids)

@@ -1,13 +1,6 @@
-"""When the bot answers, in which voice, and how often.
+"""How often the bot answers: per-member cooldowns and per-conversation concurrency.
 
-It answers a member when:
-  * it is a direct message, the bot is mentioned, or the message replies to the bot;
-  * the message is in a thread the bot already took part in (the thread continues its
-    conversation; a thread started from a bot message counts);
-  * the channel says so: a ``channel_settings.answer`` row wins, else the guild's
-    ``guild_settings.answer_channels``, else ``ANSWER_CHANNELS``. Threads follow their
-    parent channel.
-Messages from bots, including itself, are never answered.
+When it answers at all is ``bot.core.addressing``; in which voice, ``bot.core.guilds``.
 
 Limits, and what a member sees when they hit one:
   * per-member cooldown (``MEMBER_COOLDOWN_S``, counted from the start of their last
@@ -20,48 +13,8 @@ Limits, and what a member sees when they hit one:
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-
-from bot.config import AnswerChannels, ConfigError, parse_answer_channels
-from bot.store import Database
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Overrides:
-    """Per-guild and per-channel settings from the database; None means "not set"."""
-
-    persona: str | None = None
-    channel_answer: bool | None = None
-    guild_answer_channels: AnswerChannels | None = None
-
-
-async def load_overrides(db: Database, guild_id: int | None, channel_id: int) -> Overrides:
-    """The channel's and guild's overrides (a channel persona beats the guild's)."""
-    if guild_id is None:
-        return Overrides()
-    row = await db.fetchone(
-        "SELECT c.persona, c.answer, g.persona, g.answer_channels FROM (SELECT 1) "
-        "LEFT JOIN channel_settings c ON c.channel_id = ? "
-        "LEFT JOIN guild_settings g ON g.guild_id = ?",
-        (channel_id, guild_id),
-    )
-    channel_persona, channel_answer, guild_persona, guild_channels = row
-    answer_channels = None
-    if guild_channels and guild_channels.strip():
-        try:
-            answer_channels = parse_answer_channels(guild_channels, "guild_settings.answer_channels")
-        except ConfigError as exc:
-            log.warning("guild %d: ignoring bad setting: %s", guild_id, exc)
-    return Overrides(
-        persona=channel_persona or guild_persona or None,
-        channel_answer=None if channel_answer is None else bool(channel_answer),
-        guild_answer_channels=answer_channels,
-    )
 
 
 class Limits:

@@ -45,6 +45,11 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def sanitize(text: str) -> str:
+    """Clean and defuse: what every text the bot shows goes through."""
+    return defuse_mentions(clean_text(text))
+
+
 def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
     """Split ``text`` into chunks of at most ``limit`` characters, none blank."""
     chunks = []

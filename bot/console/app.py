@@ -4,105 +4,72 @@ Input lines:
     name: text         post as member `name` in the current channel
     name: @bot text    mention the bot (it always answers a mention)
     name: ^ text       reply to the bot's latest message in this channel
-    name: /command     run a member command (/memory, /forget; moderators may add a name)
-    #channel           switch channel: #general, #support, #announcements, or #dm for
-                       each member's direct messages with the bot
+    name: /cmd a=b     run a command as `name` (`name: /help` lists what they may run)
+    name: !press N     press button or option N of the latest reply that showed choices
+    #channel           switch channel: #general, #support, #announcements, #mod-log, or
+                       #dm for each member's direct messages with the bot
     /help, /quit
 
 The bot's posts print as ``[bot] text`` once an answer is complete, so piped output is
-clean and deterministic; private command answers print as ``[bot → name] text``. With a
-terminal, answers run in the background while you keep typing; with piped input the lines
-run one after another, and the program exits when the last answer is printed.
+clean and deterministic; private command answers print as ``[bot → name] text``, and
+posts a feature makes elsewhere as ``[bot → #channel] text``. With a terminal, answers
+run in the background while you keep typing; with piped input the lines run one after
+another, and the program exits when the last answer is printed.
+
+Members named with ``--mods`` hold every permission (as a server administrator does);
+everyone else holds none, so restricted commands are refused to them exactly as on
+Discord, by the same check.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 import sys
 import threading
 import time
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
-from bot.chat.commands import Target, forget_memory, show_memory
-from bot.chat.events import Caller, Incoming
-from bot.chat.service import ChatService
-from bot.chat.text import defuse_mentions
-
-GUILD_ID = 1
-BOT_ID = 2
-BOT_NAME = "bot"
-CHANNELS = {"general": 11, "support": 12, "announcements": 13}
-DM = "dm"
-DISCORD_EPOCH_MS = 1_420_070_400_000
+from bot.console.commands import UnknownCommand, raw_arguments, split_command
+from bot.console.output import ConsolePoster, ConsoleReply, Screen
+from bot.console.world import (BOT_ID, BOT_NAME, CHANNELS, DM, GUILD_ID, Snowflakes,
+                               member_id)
+from bot.core.commands import ADMINISTRATOR, ArgumentError, Caller, commands_for
+from bot.core.dispatch import press, run_command
+from bot.core.messages import Incoming
+from bot.core.replies import Reply
+from bot.core.text import defuse_mentions
+from bot.runtime import Runtime
 
 _NAME = re.compile(r"^([A-Za-z0-9_.-]{1,32}):\s?(.*)$", re.DOTALL)
 _MENTION = re.compile(rf"@{BOT_NAME}\b", re.IGNORECASE)
+_PRESS = re.compile(r"^!press\s+(\d{1,3})$")
 HELP = __doc__.split("Input lines:\n", 1)[1].split("\n\n", 1)[0]
 
 
-def member_id(name: str) -> int:
-    """A stable id per name, so memory survives console restarts on the same database."""
-    digest = hashlib.sha256(name.lower().encode()).digest()
-    return int.from_bytes(digest[:6], "big") + 1000
-
-
-class Snowflakes:
-    """Discord-style ids: time-ordered and unique, also across runs on one database."""
-
-    def __init__(self) -> None:
-        self._last = 0
-
-    def __call__(self) -> int:
-        self._last = max(self._last + 1, (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22)
-        return self._last
-
-
-@dataclass
-class ConsoleMessage:
-    channel: str
-    id: int
-    text: str
-    deleted: bool = False
-
-    async def edit(self, text: str) -> None:
-        self.text = text
-
-    async def delete(self) -> None:
-        self.deleted = True
-
-
-@dataclass
-class ConsoleReply:
-    """Collects what the bot posts for one message; printed when the answer is done."""
-
-    channel: str
-    new_id: Snowflakes
-    posted: list[ConsoleMessage] = field(default_factory=list)
-
-    @asynccontextmanager
-    async def typing(self):
-        yield
-
-    async def send(self, text: str, *, reply: bool) -> ConsoleMessage:
-        message = ConsoleMessage(self.channel, self.new_id(), text)
-        self.posted.append(message)
-        return message
-
-
 class Console:
-    def __init__(self, chat: ChatService, *, mods: frozenset[str] = frozenset(),
-                 out: TextIO = sys.stdout) -> None:
-        self._chat = chat
+    """The simulated community. Create it first (features post through its ``poster``
+    while the runtime starts), then ``attach`` the started runtime."""
+
+    def __init__(self, *, mods: frozenset[str] = frozenset(), out: TextIO = sys.stdout,
+                 files_dir: Path = Path("data/console")) -> None:
         self._mods = {m.lower() for m in mods}
         self._out = out
         self._new_id = Snowflakes()
+        self._names: dict[int, str] = {}  # members seen: user id -> name
+        for name in mods:
+            self._names[member_id(name)] = name
+        self.screen = Screen(self.print, files_dir)
+        self.poster = ConsolePoster(self.screen, self._new_id,
+                                    lambda user_id: self._names.get(user_id, str(user_id)))
+        self._rt: Runtime | None = None
         self.channel = "general"
         self._last_bot_message: dict[tuple[str, int | None], int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def attach(self, runtime: Runtime) -> None:
+        self._rt = runtime
 
     def print(self, text: str) -> None:
         self._out.write(text + "\n")
@@ -127,16 +94,19 @@ class Console:
             self.print("? expected `name: text`, `#channel`, /help or /quit")
         elif match[1].lower() == BOT_NAME:
             self.print(f"? {BOT_NAME} is the bot's name; pick another member name")
-        elif match[2].startswith("/"):
-            await self._command(match[1], match[2][1:])
         else:
-            work = self._post(match[1], match[2])
-            if background:
-                task = asyncio.create_task(work)
+            name, text = match[1], match[2]
+            self._names[member_id(name)] = name
+            if text.startswith("/"):
+                await self._command(name, text[1:])
+            elif (pressed := _PRESS.match(text.strip())) is not None:
+                await self._press(name, int(pressed[1]))
+            elif background:
+                task = asyncio.create_task(self._post(name, text))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             else:
-                await work
+                await self._post(name, text)
         return True
 
     async def wait_pending(self) -> None:
@@ -149,6 +119,13 @@ class Console:
         else:
             self.print(f"? no channel #{name}; channels: "
                        + ", ".join(f"#{c}" for c in [*CHANNELS, DM]))
+
+    def _caller(self, name: str) -> Caller:
+        dm = self.channel == DM
+        return Caller(user_id=member_id(name), name=name, guild_id=None if dm else GUILD_ID,
+                      channel_id=member_id(f"dm:{name}") if dm else CHANNELS[self.channel],
+                      permissions=frozenset({ADMINISTRATOR}) if name.lower() in self._mods
+                      else frozenset())
 
     async def _post(self, name: str, text: str) -> None:
         author = member_id(name)
@@ -171,7 +148,7 @@ class Console:
             mentions_bot=bool(_MENTION.search(text)),
         )
         reply = ConsoleReply(channel, self._new_id)
-        await self._chat.on_message(msg, reply)
+        await self._rt.pipeline.on_message(msg, reply)
         for message in reply.posted:
             if message.deleted:
                 continue
@@ -180,26 +157,39 @@ class Console:
             to = f" → {name}" if dm else ""
             self.print(f"[{BOT_NAME}{where}{to}] {defuse_mentions(message.text)}")
 
-    async def _command(self, name: str, command_line: str) -> None:
-        command, _, argument = command_line.partition(" ")
-        caller = Caller(user_id=member_id(name), name=name,
-                        guild_id=None if self.channel == DM else GUILD_ID,
-                        is_moderator=name.lower() in self._mods)
-        argument = argument.strip().lstrip("@")
-        target = Target(member_id(argument), argument) if argument else None
-        if command == "memory":
-            text = await show_memory(self._chat.memory, caller, target)
-        elif command == "forget":
-            text = await forget_memory(self._chat.memory, caller, target)
-        else:
-            text = f"Unknown command /{command}. Commands: /memory, /forget."
-        self.print(f"[{BOT_NAME} → {name}] {text}")
+    async def _command(self, name: str, line: str) -> None:
+        caller = self._caller(name)
+        features = self._rt.features
+        if line.split(maxsplit=1)[0:1] == ["help"]:
+            allowed = commands_for(caller, features.commands)
+            lines = [f"{c.usage()}  {c.description}" for c in allowed]
+            self._show(name, Reply("Commands you can use here:\n" + "\n".join(lines)))
+            return
+        try:
+            command, words = split_command(features, line)
+            raw = raw_arguments(command, words, {n.lower() for n in self._names.values()})
+        except UnknownCommand as exc:
+            self._show(name, Reply(str(exc)))
+            return
+        except ArgumentError as exc:
+            self._show(name, Reply(str(exc)))
+            return
+        self._show(name, await run_command(command, caller, raw))
+
+    async def _press(self, name: str, number: int) -> None:
+        if not 1 <= number <= len(self.screen.choices):
+            self.print(f"? no choice [{number}] on screen")
+            return
+        custom_id, values = self.screen.choices[number - 1]
+        self._show(name, await press(self._rt.features, self._caller(name), custom_id, values))
+
+    def _show(self, name: str, reply: Reply) -> None:
+        public = reply.private is False and self.channel != DM
+        self.screen.reply(f"[{BOT_NAME}]" if public else f"[{BOT_NAME} → {name}]", reply)
 
 
-async def run_console(chat: ChatService, *, mods: frozenset[str], stdin: TextIO = sys.stdin,
-                      out: TextIO = sys.stdout) -> None:
+async def run_console(console: Console, *, stdin: TextIO = sys.stdin) -> None:
     """Read lines until EOF or /quit, then wait for answers still being written."""
-    console = Console(chat, mods=mods, out=out)
     if hasattr(stdin, "reconfigure"):
         stdin.reconfigure(errors="replace")  # binary input must not stop the console
     interactive = stdin.isatty()

@@ -1,7 +1,7 @@
-"""What adapters hand the chat domain, and what the domain hands back to them.
+"""What adapters hand the features for a member's message, and where an answer goes.
 
 Adapters (Discord, console) translate their world into ``Incoming`` and implement
-``ReplyChannel``/``SentMessage``; the domain never sees a discord object, so the same
+``ReplyChannel``/``SentMessage``; features never see a discord object, so the same
 handlers run on both and are tested without a network.
 """
 
@@ -11,13 +11,13 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.chat.text import clean_text
-from bot.store import ArchivedMessage
+from bot.core.text import clean_text
+from bot.store import ArchivedMessage, guild_key
 
 
 @dataclass(frozen=True)
 class Incoming:
-    """A message as the domain sees it. Times are unix milliseconds UTC.
+    """A message as features see it. Times are unix milliseconds UTC.
 
     ``channel_id`` is the text channel (a thread's parent); ``thread_id`` is set inside a
     thread. ``guild_id`` is None in direct messages. ``reply_to_author_id`` is the author
@@ -43,6 +43,11 @@ class Incoming:
         return self.guild_id is None
 
     @property
+    def guild_key(self) -> int:
+        """The storage key of the guild: DMs share one (see ``bot.store.DM_GUILD``)."""
+        return guild_key(self.guild_id)
+
+    @property
     def conversation_id(self) -> int:
         """Where an answer goes and what the concurrency limit counts: the thread or channel."""
         return self.thread_id or self.channel_id
@@ -50,7 +55,7 @@ class Incoming:
     def archived(self) -> ArchivedMessage:
         return ArchivedMessage(
             message_id=self.message_id,
-            guild_id=self.guild_id,
+            guild_id=self.guild_key,
             channel_id=self.channel_id,
             thread_id=self.thread_id,
             author_id=self.author_id,
@@ -62,8 +67,14 @@ class Incoming:
         )
 
 
+class MessageGone(Exception):
+    """The message to edit was deleted (a moderator removed the bot's answer mid-stream):
+    the answer was withdrawn, which is not an error."""
+
+
 class SentMessage(Protocol):
-    """A message the bot posted, which it may still edit or withdraw."""
+    """A message the bot posted, which it may still edit or withdraw. ``edit`` raises
+    ``MessageGone`` when the message no longer exists."""
 
     @property
     def id(self) -> int: ...
@@ -79,19 +90,12 @@ class ReplyChannel(Protocol):
     ``send(text, reply=True)`` posts as a reply to that message (on Discord, a message
     reference; it pings the author only when REPLY_PING is configured); ``reply=False``
     posts a plain follow-up, used for the second and later parts of a long answer.
+    ``can_send`` is False when the bot lacks permission to post there: the answer is then
+    skipped before it costs the member their cooldown.
     """
+
+    def can_send(self) -> bool: ...
 
     def typing(self) -> AbstractAsyncContextManager[None]: ...
 
     async def send(self, text: str, *, reply: bool) -> SentMessage: ...
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who runs a command, and where. ``is_moderator`` is decided by the adapter (Discord
-    permissions, or ``--mods`` in the console)."""
-
-    user_id: int
-    name: str
-    guild_id: int | None
-    is_moderator: bool = False

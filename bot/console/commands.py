@@ -1,0 +1,88 @@
+"""Parsing ``/group sub arg=value ...`` against the declared commands.
+
+Values may be quoted (``text="two words"``); a value without ``name=`` fills the next
+option in declared order, so ``/memory ana`` works as well as ``/memory member=ana``.
+Members, channels and roles are resolved here, against the simulated guild: only this
+adapter knows who exists in it. Everything else is checked by ``bot.core.commands``, the
+same code the Discord adapter uses.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from bot.console.world import CHANNELS, ROLES, member_id
+from bot.core.commands import (ArgumentError, AttachmentRef, ChannelRef, Command, MemberRef,
+                               Option, OptionKind, RoleRef)
+from bot.core.feature import Features
+
+
+class UnknownCommand(Exception):
+    pass
+
+
+def split_command(features: Features, line: str) -> tuple[Command, list[str]]:
+    """The command a line names and its remaining words; raises ``UnknownCommand``."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise UnknownCommand(f"? cannot read that command: {exc}") from None
+    for length in (2, 1):
+        if len(words) >= length:
+            command = features.command(" ".join(words[:length]))
+            if command is not None:
+                return command, words[length:]
+    names = ", ".join(f"/{c.path}" for c in features.commands)
+    raise UnknownCommand(f"Unknown command /{words[0] if words else ''}. Commands: {names}, /help.")
+
+
+def raw_arguments(command: Command, words: list[str], roster: set[str]) -> dict[str, object]:
+    """Name each word's option and resolve refs; raises ``ArgumentError``."""
+    raw: dict[str, object] = {}
+    positional = iter(command.options)
+    for word in words:
+        name, sep, value = word.partition("=")
+        if sep and name in {o.name for o in command.options}:
+            option = next(o for o in command.options if o.name == name)
+        else:
+            option = next((o for o in positional if o.name not in raw), None)
+            if option is None:
+                raise ArgumentError(word.split("=")[0], f"/{command.path} takes no more "
+                                    f"arguments (usage: {command.usage()})")
+            value = word
+        if option.name in raw:
+            raise ArgumentError(option.name, "given twice")
+        raw[option.name] = resolve(option, value, roster)
+    return raw
+
+
+def resolve(option: Option, value: str, roster: set[str]) -> object:
+    kind = option.kind
+    if kind is OptionKind.MEMBER:
+        name = value.lstrip("@")
+        if name.lower() not in roster:
+            raise ArgumentError(option.name, f"no member called {name!r} here")
+        return MemberRef(member_id(name), name)
+    if kind is OptionKind.CHANNEL:
+        name = value.lstrip("#").lower()
+        if name not in CHANNELS:
+            raise ArgumentError(option.name, f"no channel #{name}; channels: "
+                                + ", ".join(f"#{c}" for c in CHANNELS))
+        return ChannelRef(CHANNELS[name], name)
+    if kind is OptionKind.ROLE:
+        name = value.lstrip("@").lower()
+        if name not in ROLES:
+            raise ArgumentError(option.name, f"no role @{name}; roles: "
+                                + ", ".join(f"@{r}" for r in ROLES))
+        return RoleRef(ROLES[name], name)
+    if kind is OptionKind.ATTACHMENT:
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ArgumentError(option.name, f"no file at {value}")
+
+        async def read() -> bytes:
+            return path.read_bytes()
+
+        return AttachmentRef(path.name, path.stat().st_size, read)
+    return value

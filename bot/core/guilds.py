@@ -1,0 +1,93 @@
+"""Per-guild and per-channel settings in SQLite, with the environment as their defaults.
+
+One source of truth for each setting: the database row when a moderator set one, else
+the environment value (``PERSONA``, ``ANSWER_CHANNELS``, ``MODLOG_CHANNEL``). Features
+read settings through here, never from ``Settings`` directly, so a value set with
+``/settings`` wins everywhere at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from bot.config import AnswerChannels, ConfigError, Settings, parse_answer_channels
+from bot.store import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """The database's settings for one channel and its guild; None means "not set"."""
+
+    persona: str | None = None
+    channel_answer: bool | None = None
+    guild_answer_channels: AnswerChannels | None = None
+
+
+class GuildSettings:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+
+    async def overrides(self, guild_id: int | None, channel_id: int) -> Overrides:
+        """The channel's and guild's overrides (a channel persona beats the guild's)."""
+        if guild_id is None:
+            return Overrides()
+        row = await self._db.fetchone(
+            "SELECT c.persona, c.answer, g.persona, g.answer_channels FROM (SELECT 1) "
+            "LEFT JOIN channel_settings c ON c.channel_id = ? "
+            "LEFT JOIN guild_settings g ON g.guild_id = ?",
+            (channel_id, guild_id),
+        )
+        channel_persona, channel_answer, guild_persona, guild_channels = row
+        answer_channels = None
+        if guild_channels and guild_channels.strip():
+            try:
+                answer_channels = parse_answer_channels(guild_channels, "guild_settings.answer_channels")
+            except ConfigError as exc:
+                log.warning("guild %d: ignoring bad setting: %s", guild_id, exc)
+        return Overrides(
+            persona=channel_persona or guild_persona or None,
+            channel_answer=None if channel_answer is None else bool(channel_answer),
+            guild_answer_channels=answer_channels,
+        )
+
+    async def persona(self, guild_id: int | None, channel_id: int) -> str:
+        return (await self.overrides(guild_id, channel_id)).persona or self._settings.persona
+
+    async def modlog_channel(self, guild_id: int) -> int | str | None:
+        """The guild's mod-log channel id, else ``MODLOG_CHANNEL`` (an id or a name)."""
+        row = await self._db.fetchone(
+            "SELECT modlog_channel_id FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        if row is not None and row[0] is not None:
+            return row[0]
+        return self._settings.modlog_default
+
+    async def set_guild(self, guild_id: int, column: str, value: object) -> None:
+        """Set one guild column (``persona``, ``answer_channels``, ``modlog_channel_id``);
+        None clears it back to the environment's default."""
+        if column not in ("persona", "answer_channels", "modlog_channel_id"):
+            raise ValueError(f"no guild setting {column!r}")
+        await self._db.write(
+            f"INSERT INTO guild_settings (guild_id, {column}, updated_at) VALUES (?, ?, ?) "
+            f"ON CONFLICT (guild_id) DO UPDATE SET {column} = excluded.{column}, "
+            "updated_at = excluded.updated_at",
+            (guild_id, value, _now()),
+        )
+
+    async def set_channel_answer(self, guild_id: int, channel_id: int, answer: bool | None) -> None:
+        """Answer every message in the channel (True), only when addressed (False), or
+        follow the guild's rule (None)."""
+        await self._db.write(
+            "INSERT INTO channel_settings (channel_id, guild_id, answer, updated_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET answer = excluded.answer, "
+            "updated_at = excluded.updated_at",
+            (channel_id, guild_id, None if answer is None else int(answer), _now()),
+        )
+
+
+def _now() -> int:
+    return int(time.time() * 1000)

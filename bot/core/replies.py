@@ -1,0 +1,153 @@
+"""Structured replies: text, embeds, files and components, rendered by each adapter.
+
+A handler returns a ``Reply``; Discord turns it into ``discord.Embed``, ``discord.File`` and
+a ``discord.ui.View``, the console into lines of text, saved files and numbered choices.
+
+Components carry a stable ``custom_id`` of the form ``route:data``: ``route`` names the
+feature's ``ComponentRoute`` that handles a press, ``data`` is whatever that handler needs
+(a draft id, a member id). Nothing about a button lives in memory, so a button pressed
+after a restart reaches the same handler with the same data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.core.commands import EVERYONE, Access, Caller
+
+CUSTOM_ID = re.compile(r"^(?P<route>[a-z][a-z0-9_.-]{0,39}):(?P<data>[^\n]{0,59})$")
+MAX_COMPONENTS = 25  # Discord: 5 rows of 5
+MAX_EMBED_FIELDS = 25
+BUTTON_STYLES = ("primary", "secondary", "success", "danger")
+
+
+def custom_id(route: str, data: str = "") -> str:
+    """Build a component id; raises ValueError beyond Discord's 100 characters or our shape."""
+    value = f"{route}:{data}"
+    if not CUSTOM_ID.match(value):
+        raise ValueError(f"custom id {value!r}: route is 1-40 of a-z0-9_.- and data at most 59 characters")
+    return value
+
+
+def split_custom_id(value: str) -> tuple[str, str] | None:
+    match = CUSTOM_ID.match(value)
+    return None if match is None else (match["route"], match["data"])
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    value: str
+    inline: bool = False
+
+
+@dataclass(frozen=True)
+class Embed:
+    title: str = ""
+    description: str = ""
+    fields: tuple[Field, ...] = ()
+    colour: int | None = None  # 0xRRGGBB
+    footer: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.fields) > MAX_EMBED_FIELDS:
+            raise ValueError(f"an embed holds at most {MAX_EMBED_FIELDS} fields")
+
+
+@dataclass(frozen=True)
+class File:
+    """A file to attach: a PNG chart, a JSON export."""
+
+    name: str
+    data: bytes = field(repr=False)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^[\w.-]{1,100}$", self.name) or self.name.startswith("."):
+            raise ValueError(f"file name {self.name!r}: letters, digits, '.', '-' and '_' only")
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    custom_id: str
+    style: str = "secondary"
+    disabled: bool = False
+
+    def __post_init__(self) -> None:
+        if self.style not in BUTTON_STYLES:
+            raise ValueError(f"button style {self.style!r}: one of {', '.join(BUTTON_STYLES)}")
+        if split_custom_id(self.custom_id) is None:
+            raise ValueError(f"button {self.label!r}: build its id with custom_id()")
+
+
+@dataclass(frozen=True)
+class SelectOption:
+    label: str
+    value: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Select:
+    custom_id: str
+    options: tuple[SelectOption, ...]
+    placeholder: str = ""
+    min_values: int = 1
+    max_values: int = 1
+
+    def __post_init__(self) -> None:
+        if split_custom_id(self.custom_id) is None:
+            raise ValueError("select: build its id with custom_id()")
+        if not 0 < len(self.options) <= 25 or not 0 <= self.min_values <= self.max_values <= len(self.options):
+            raise ValueError("select: 1-25 options and 0 <= min_values <= max_values <= options")
+
+
+Component = Button | Select
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a handler answers. ``private`` None means "the command's default".
+    ``ping_role`` is the one role a moderator explicitly chose to notify; model text never
+    sets it, and without it nothing a reply says pings anyone. ``replace`` (for a component
+    press) edits the message that carried the button instead of sending a new one."""
+
+    text: str = ""
+    embeds: tuple[Embed, ...] = ()
+    files: tuple[File, ...] = ()
+    components: tuple[Component, ...] = ()
+    private: bool | None = None
+    ping_role: int | None = None
+    replace: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.components) > MAX_COMPONENTS:
+            raise ValueError(f"a reply holds at most {MAX_COMPONENTS} components")
+        if not (self.text or self.embeds or self.files or self.replace):
+            raise ValueError("an empty reply")
+
+
+@dataclass(frozen=True)
+class Press:
+    """A pressed button or a chosen select value: who, which route, its data, the values."""
+
+    caller: Caller
+    route: str
+    data: str
+    values: tuple[str, ...] = ()
+    message_id: int | None = None
+
+
+PressHandler = Callable[[Press], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class ComponentRoute:
+    """Handles every component whose custom id starts with ``route:``."""
+
+    route: str
+    handler: PressHandler = field(compare=False, repr=False)
+    access: Access = EVERYONE

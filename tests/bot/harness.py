@@ -1,0 +1,73 @@
+"""The feature platform wired as ``bot.runtime`` wires it, over a test database and model.
+
+``Community`` loads the archive and memory features with ``load_features`` and the chat
+feature with a test clock and edit interval, so tests drive the real pipeline. A
+``RecordingPoster`` stands in for the posting port (the network boundary).
+"""
+
+from bot.config import load_settings
+from bot.core.feature import Features, load_features
+from bot.core.posting import Posted
+from bot.features import chat as chat_feature
+from bot.runtime import make_services
+from tests.bot.recorder import next_id
+
+BOT = 1
+
+
+def settings(**env):
+    base = {"MEMBER_COOLDOWN_S": "0", "MAX_NEW_TOKENS": "8", "ANSWER_CHANNELS": "support"}
+    return load_settings(env_file=None, environ=base | env)
+
+
+class RecordingPoster:
+    def __init__(self):
+        self.calls = []
+
+    async def send(self, target, reply):
+        posted = Posted(next_id(), getattr(target, "channel_id", 0), BOT, reply.text, 0)
+        self.calls.append(("send", target, reply))
+        return posted
+
+    async def edit(self, target, message_id, reply):
+        self.calls.append(("edit", target, message_id, reply))
+
+    async def delete(self, target, message_id):
+        self.calls.append(("delete", target, message_id))
+
+    async def history(self, target, limit=50):
+        return [call[2] for call in self.calls if call[0] == "send" and call[1] == target][:limit]
+
+    async def create_event(self, event):
+        self.calls.append(("event", event))
+        return next_id()
+
+
+class Community:
+    def __init__(self, db, model, *, clock=None, edit_interval=0.0, bot_user_id=BOT, **env):
+        self.settings = settings(**env)
+        self.poster = RecordingPoster()
+        self.services = make_services(self.settings, db, model, self.poster, bot_user_id=bot_user_id,
+                                      bot_name="bot")
+        loaded = load_features(["archive", "memory"], self.services)
+        options = {"edit_interval": edit_interval} | ({"clock": clock} if clock else {})
+        feature, self.chat = chat_feature.build(self.services, **options)
+        self.pipeline.add(feature.name, feature.hooks, feature.on_edit, feature.on_delete,
+                          feature.guards)
+        self.features = Features([*loaded.features, feature])
+
+    @property
+    def pipeline(self):
+        return self.services.pipeline
+
+    @property
+    def writer(self):
+        return self.services.writer
+
+    async def on_message(self, msg, out):
+        await self.pipeline.on_message(msg, out)
+
+    async def close(self):
+        self.pipeline.close()
+        await self.features.stop()
+        await self.writer.close()
