@@ -27,7 +27,7 @@ def split_command(features: Features, line: str) -> tuple[Command, list[str]]:
     try:
         words = shlex.split(line)
     except ValueError as exc:
-        raise UnknownCommand(f"? cannot read that command: {exc}") from None
+        raise UnknownCommand(f"Cannot read that command: {exc}.") from None
     for length in (2, 1):
         if len(words) >= length:
             command = features.command(" ".join(words[:length]))

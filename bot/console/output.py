@@ -7,6 +7,7 @@ and their paths printed; its buttons and select options print as numbered choice
 
 from __future__ import annotations
 
+import re
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -54,6 +55,15 @@ class ConsoleReply:
         return message
 
 
+_CHANNEL_MENTION = re.compile(r"<#(\d+)>")
+
+
+def shown(text: str) -> str:
+    """Text as the console shows it: defused, with channel mentions as ``#name`` (what a
+    Discord client would draw)."""
+    return _CHANNEL_MENTION.sub(lambda m: f"#{channel_name(int(m[1]))}", sanitize(text))
+
+
 class Screen:
     """Prints replies and remembers the latest numbered choices for ``!press``."""
 
@@ -68,30 +78,30 @@ class Screen:
 
     def reply(self, head: str, reply: Reply) -> None:
         """Print ``reply`` after ``head`` (``[bot → ana]``, ``[bot → #general]``)."""
-        lines = [sanitize(reply.text)] if reply.text else []
+        lines = [shown(reply.text)] if reply.text else []
         for embed in reply.embeds:
             if embed.title:
-                lines.append(f"┃ {sanitize(embed.title)}")
+                lines.append(f"┃ {shown(embed.title)}")
             if embed.description:
-                lines.extend(f"┃ {sanitize(row)}" for row in embed.description.splitlines())
-            lines.extend(f"┃ {sanitize(f.name)}: {sanitize(f.value)}" for f in embed.fields)
+                lines.extend(f"┃ {shown(row)}" for row in embed.description.splitlines())
+            lines.extend(f"┃ {shown(f.name)}: {shown(f.value)}" for f in embed.fields)
             if embed.footer:
-                lines.append(f"┃ {sanitize(embed.footer)}")
+                lines.append(f"┃ {shown(embed.footer)}")
         for file in reply.files:
             lines.append(f"(file saved: {self._save(file.name, file.data)})")
         if reply.components:
             self.choices = []
-            shown = []
+            labels = []
             for component in reply.components:
                 if isinstance(component, Button):
                     self.choices.append((component.custom_id, ()))
-                    shown.append(f"[{len(self.choices)}] {sanitize(component.label)}"
+                    labels.append(f"[{len(self.choices)}] {sanitize(component.label)}"
                                  + (" (disabled)" if component.disabled else ""))
                 elif isinstance(component, Select):
                     for option in component.options:
                         self.choices.append((component.custom_id, (option.value,)))
-                        shown.append(f"[{len(self.choices)}] {sanitize(option.label)}")
-            lines.append("  ".join(shown) + "   (press with: name: !press N)")
+                        labels.append(f"[{len(self.choices)}] {sanitize(option.label)}")
+            lines.append("  ".join(labels) + "   (press with: name: !press N)")
         if not lines:
             lines = ["(updated)"]
         self._write(f"{head} {lines[0]}")

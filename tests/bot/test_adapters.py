@@ -96,9 +96,15 @@ async def test_every_restricted_command_is_refused_to_a_member_in_both_adapters(
 async def test_a_bad_argument_is_one_line_in_both_adapters(bot_runtime):
     rt, console, out = bot_runtime
     lines = await console_lines(console, out, ["mo: /memory member=zed",
-                                               "mo: /settings persona text=\"\""])
+                                               "mo: /settings persona text=\"\"",
+                                               "mo: /settings persona \"unclosed",
+                                               "mo: /memory mo extra",
+                                               "mo: /settings modlog channel=#mod-log"])
     assert lines == ["[bot → mo] member: no member called 'zed' here",
-                     "[bot → mo] text: the length must be at least 1, got 0"]
+                     "[bot → mo] text: the length must be at least 1, got 0",
+                     "[bot → mo] Cannot read that command: No closing quotation.",
+                     "[bot → mo] extra: /memory takes no more arguments (usage: /memory [member=…])",
+                     "[bot → mo] Moderation actions will be logged in #mod-log."]
     app, _ = discord_commands(rt.features)["settings persona"]
     interaction = fake_interaction(fake_user("mo"), 5,
                                    permissions=discord.Permissions(manage_guild=True))
