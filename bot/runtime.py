@@ -54,8 +54,10 @@ class Runtime:
         try:
             await self.features.stop()
             await self.jobs.close()
-            await services.model.close()
-            await services.writer.close()
+            try:
+                await services.model.close()
+            finally:  # the archive's buffered rows are written even if the model failed
+                await services.writer.close()
         finally:
             await services.db.close()
         log.info("shut down cleanly")

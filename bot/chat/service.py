@@ -209,8 +209,9 @@ class ChatService:
 
     async def _archive_posts(self, msg: Incoming, parts: list[tuple[SentMessage, str]]) -> None:
         """Archive what the bot posted, as members saw it; the first part replies to ``msg``,
-        each later one to the part before it. On Discord the gateway also reports the bot's
-        own messages; the archive's upsert makes the two writes agree."""
+        each later one to the part before it, and each names the member it answered. On
+        Discord the gateway also reports the bot's own messages, without those links; the
+        archive's upsert keeps the links whichever write comes first."""
         now = int(time.time() * 1000)
         previous = msg.message_id
         for sent, text in parts:
@@ -218,5 +219,6 @@ class ChatService:
                 message_id=sent.id, guild_id=msg.guild_key, channel_id=msg.channel_id,
                 thread_id=msg.thread_id, author_id=self.bot_user_id, author_name=self.bot_name,
                 content=text, created_at=now, is_bot=True, reply_to_id=previous,
+                answered_user_id=msg.author_id,
             ))
             previous = sent.id

@@ -24,6 +24,7 @@ Discord, by the same check.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sys
 import threading
@@ -41,6 +42,8 @@ from bot.core.messages import Incoming
 from bot.core.replies import Reply
 from bot.core.text import defuse_mentions
 from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^([A-Za-z0-9_.-]{1,32}):\s?(.*)$", re.DOTALL)
 _MENTION = re.compile(rf"@{BOT_NAME}\b", re.IGNORECASE)
@@ -80,7 +83,16 @@ class Console:
         return f"#{self.channel}> "
 
     async def handle_line(self, line: str, *, background: bool = False) -> bool:
-        """Process one input line; False when the user asked to quit."""
+        """Process one input line; False when the user asked to quit. Never raises: a line
+        that breaks something is logged and answered with one line, like on Discord."""
+        try:
+            return await self._handle(line, background)
+        except Exception:
+            log.exception("console: the line %r failed", line[:80])
+            self.print("? that line failed (see the log); the bot keeps running")
+            return True
+
+    async def _handle(self, line: str, background: bool) -> bool:
         line = line.strip()
         if not line:
             return True

@@ -9,6 +9,7 @@ same code the Discord adapter uses.
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from bot.console.world import CHANNELS, ROLES, member_id
 from bot.core.commands import (ArgumentError, AttachmentRef, ChannelRef, Command, MemberRef,
                                Option, OptionKind, RoleRef)
 from bot.core.feature import Features
+
+
+_OPTION_LIKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class UnknownCommand(Exception):
@@ -45,6 +49,8 @@ def raw_arguments(command: Command, words: list[str], roster: set[str]) -> dict[
         name, sep, value = word.partition("=")
         if sep and name in {o.name for o in command.options}:
             option = next(o for o in command.options if o.name == name)
+        elif sep and _OPTION_LIKE.match(name):
+            raise ArgumentError(name, f"/{command.path} has no such option (usage: {command.usage()})")
         else:
             option = next((o for o in positional if o.name not in raw), None)
             if option is None:
@@ -77,8 +83,12 @@ def resolve(option: Option, value: str, roster: set[str]) -> object:
                                 + ", ".join(f"@{r}" for r in ROLES))
         return RoleRef(ROLES[name], name)
     if kind is OptionKind.ATTACHMENT:
-        path = Path(value).expanduser()
-        if not path.is_file():
+        try:
+            path = Path(value).expanduser()
+            found = path.is_file()
+        except (RuntimeError, OSError, ValueError):  # "~nobody/x", a path too long, a NUL
+            found = False
+        if not found:
             raise ArgumentError(option.name, f"no file at {value}")
 
         async def read() -> bytes:

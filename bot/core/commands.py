@@ -146,6 +146,14 @@ class Option:
             raise ValueError(f"option {self.name}: description must be 1-{MAX_DESCRIPTION} characters")
         if (self.kind is OptionKind.CHOICE) != bool(self.choices):
             raise ValueError(f"option {self.name}: choices belong to (and are needed by) choice options")
+        if len(self.choices) > 25:
+            raise ValueError(f"option {self.name}: Discord allows at most 25 choices")
+        if self.kind is OptionKind.STRING:
+            low = 0 if self.low is None else self.low
+            high = 6000 if self.high is None else self.high
+            if not (0 <= low and 1 <= high <= 6000):
+                raise ValueError(f"option {self.name}: string lengths run from 0 to 6000 "
+                                 "(a maximum of at least 1)")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError(f"option {self.name}: low is above high")
 
@@ -211,6 +219,7 @@ class Invocation:
 
 # Conversion ---------------------------------------------------------------------------------
 
+MAX_DURATION_S = 10 * 365 * 86_400
 _DURATION_PART = re.compile(r"(\d{1,6})\s*(w|d|h|m|s)", re.I)
 _UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _DATETIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S",
@@ -229,8 +238,14 @@ def parse_duration(text: str) -> timedelta:
         seconds += int(match[1]) * _UNITS[match[2].lower()]
         pos = match.end()
     if pos != len(compact):
-        raise ValueError(f"{text!r} is not a duration like 30m, 2h or 1d12h")
+        raise ValueError(f"{_short(text)} is not a duration like 30m, 2h or 1d12h")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"{_short(text)} is longer than 10 years")
     return timedelta(seconds=seconds)
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def parse_datetime(text: str, tz: tzinfo) -> datetime:
@@ -278,7 +293,7 @@ def convert(option: Option, value: Any, tz: tzinfo = timezone.utc) -> Any:
     if kind is OptionKind.DURATION:
         try:
             duration = parse_duration(value) if isinstance(value, str) else value
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise ArgumentError(option.name, str(exc)) from None
         _within(option, int(duration.total_seconds()), "the duration in seconds")
         return duration

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from bot.core.commands import EVERYONE, Access, Caller
 
 CUSTOM_ID = re.compile(r"^(?P<route>[a-z][a-z0-9_.-]{0,39}):(?P<data>[^\n]{0,59})$")
-MAX_COMPONENTS = 25  # Discord: 5 rows of 5
+MAX_ROWS = 5  # Discord: 5 rows, each 5 buttons or one select
+MAX_EMBEDS = MAX_FILES = 10
 MAX_EMBED_FIELDS = 25
 BUTTON_STYLES = ("primary", "secondary", "success", "danger")
 
@@ -26,13 +27,13 @@ BUTTON_STYLES = ("primary", "secondary", "success", "danger")
 def custom_id(route: str, data: str = "") -> str:
     """Build a component id; raises ValueError beyond Discord's 100 characters or our shape."""
     value = f"{route}:{data}"
-    if not CUSTOM_ID.match(value):
+    if not CUSTOM_ID.fullmatch(value):  # fullmatch, as discord.py matches ($ allows a "\n")
         raise ValueError(f"custom id {value!r}: route is 1-40 of a-z0-9_.- and data at most 59 characters")
     return value
 
 
 def split_custom_id(value: str) -> tuple[str, str] | None:
-    match = CUSTOM_ID.match(value)
+    match = CUSTOM_ID.fullmatch(value)
     return None if match is None else (match["route"], match["data"])
 
 
@@ -124,8 +125,13 @@ class Reply:
     replace: bool = False
 
     def __post_init__(self) -> None:
-        if len(self.components) > MAX_COMPONENTS:
-            raise ValueError(f"a reply holds at most {MAX_COMPONENTS} components")
+        buttons = sum(isinstance(c, Button) for c in self.components)
+        rows = len(self.components) - buttons + -(-buttons // 5)
+        if rows > MAX_ROWS:
+            raise ValueError(f"a reply holds {MAX_ROWS} rows of components (5 buttons or one "
+                             f"select each); this one needs {rows}")
+        if len(self.embeds) > MAX_EMBEDS or len(self.files) > MAX_FILES:
+            raise ValueError(f"a reply holds at most {MAX_EMBEDS} embeds and {MAX_FILES} files")
         if not (self.text or self.embeds or self.files or self.replace):
             raise ValueError("an empty reply")
 

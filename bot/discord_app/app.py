@@ -113,17 +113,28 @@ class ShopBot(commands.Bot):
 
     async def on_component(self, interaction: discord.Interaction, custom_id: str,
                            values: tuple[str, ...]) -> None:
-        """A press of one of our buttons or selects (``components.Routed``)."""
+        """A press of one of our buttons or selects (``components.Routed``).
+
+        Acknowledged first (a deferred update: nothing shows yet), so a handler that reads
+        the database cannot miss Discord's 3-second window; the answer then edits the
+        message carrying the button, or follows up.
+        """
         if self.runtime is None:
+            await interaction.response.send_message(
+                content="I'm restarting; please press that again in a minute.", ephemeral=True,
+                allowed_mentions=no_pings())
             return
+        await interaction.response.defer()
         message_id = interaction.message.id if interaction.message is not None else None
         reply = await press(self.runtime.features, caller_of(interaction), custom_id, values,
                             message_id)
-        if reply.replace:
-            await interaction.response.edit_message(**edit_kwargs(reply))
-        else:
-            await interaction.response.send_message(ephemeral=bool(reply.private),
-                                                    **send_kwargs(reply))
+        try:
+            if reply.replace:
+                await interaction.edit_original_response(**edit_kwargs(reply))
+            else:
+                await interaction.followup.send(ephemeral=bool(reply.private), **send_kwargs(reply))
+        except discord.HTTPException as exc:
+            log.warning("could not answer the press of %s: %s", custom_id, exc.text or exc.status)
 
     async def close(self) -> None:
         if self.runtime is not None:

@@ -35,12 +35,19 @@ TEXT_INPUT = 100  # longest duration or date-time text accepted
 
 
 def caller_of(interaction: discord.Interaction) -> Caller:
+    """The caller, where they are: in a thread, its parent channel (as for messages, so a
+    channel setting made in a thread is the one its messages read). Permissions by every
+    name discord.py knows, aliases included (``view_channel`` as well as ``read_messages``)."""
+    channel = interaction.channel
+    channel_id = (channel.parent_id if isinstance(channel, discord.Thread)
+                  else interaction.channel_id or 0)
+    permissions = interaction.permissions
     return Caller(
         user_id=interaction.user.id,
         name=interaction.user.display_name,
         guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id or 0,
-        permissions=frozenset(name for name, value in interaction.permissions if value),
+        channel_id=channel_id,
+        permissions=frozenset(n for n in discord.Permissions.VALID_FLAGS if getattr(permissions, n)),
     )
 
 

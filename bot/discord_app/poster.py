@@ -73,6 +73,8 @@ class DiscordPoster:
             return [_posted(m) async for m in channel.history(limit=limit)]
         except discord.Forbidden:
             raise PostingError(f"{target}: the bot needs Read Message History there") from None
+        except discord.HTTPException as exc:
+            raise PostingError(f"{target}: cannot read history: {exc.text or exc.status}") from None
 
     async def create_event(self, event: ScheduledEvent) -> int:
         guild = self._client.get_guild(event.guild_id)

@@ -31,7 +31,9 @@ class ArchivedMessage:
 
     ``channel_id`` is the text channel; a message in a thread also has ``thread_id``.
     ``guild_id`` is the storage key: ``DM_GUILD`` (0) for direct messages, never None
-    (build it with ``guild_key``).
+    (build it with ``guild_key``). ``answered_user_id`` is set on the bot's own posts: the
+    member it was answering, so that member's data request finds the answers even after
+    the question was deleted.
     """
 
     message_id: int
@@ -45,6 +47,7 @@ class ArchivedMessage:
     is_bot: bool = False
     reply_to_id: int | None = None
     edited_at: int | None = None
+    answered_user_id: int | None = None
 
     def __post_init__(self) -> None:
         # Checked here, in the caller's frame: as a NOT NULL failure in the database it would
@@ -61,12 +64,17 @@ _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM messages"
 _IS_BOT = _COLUMNS.index("is_bot")
 _as_row = attrgetter(*_COLUMNS)
 
+# The gateway also reports the bot's own posts, without knowing what they answered; the
+# chat feature's write does know. Whichever comes first, a known link is never replaced
+# by an unknown one (coalesce).
 # An upsert, because backfill after downtime re-reads messages already archived and
 # should bring them up to date (edits made while the bot was away) rather than fail.
 _UPSERT = (
     f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
     "ON CONFLICT (message_id) DO UPDATE SET content = excluded.content, "
-    "author_name = excluded.author_name, edited_at = excluded.edited_at"
+    "author_name = excluded.author_name, edited_at = excluded.edited_at, "
+    "reply_to_id = coalesce(excluded.reply_to_id, reply_to_id), "
+    "answered_user_id = coalesce(excluded.answered_user_id, answered_user_id)"
 )
 
 # Seen times only widen, so batches may arrive in any order (backfill writes old messages

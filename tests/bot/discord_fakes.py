@@ -91,6 +91,7 @@ def fake_interaction(user, guild_id, *, permissions=None, client=None, message=N
     interaction.user = user
     interaction.guild_id = guild_id
     interaction.channel_id = next_id()
+    interaction.channel = None
     interaction.permissions = permissions or discord.Permissions.none()
     interaction.response = MagicMock(spec_set=discord.InteractionResponse)
     interaction.response.is_done.return_value = False

@@ -99,11 +99,13 @@ async def test_a_bad_argument_is_one_line_in_both_adapters(bot_runtime):
                                                "mo: /settings persona text=\"\"",
                                                "mo: /settings persona \"unclosed",
                                                "mo: /memory mo extra",
+                                               "mo: /memory colour=red",
                                                "mo: /settings modlog channel=#mod-log"])
     assert lines == ["[bot → mo] member: no member called 'zed' here",
                      "[bot → mo] text: the length must be at least 1, got 0",
                      "[bot → mo] Cannot read that command: No closing quotation.",
                      "[bot → mo] extra: /memory takes no more arguments (usage: /memory [member=…])",
+                     "[bot → mo] colour: /memory has no such option (usage: /memory [member=…])",
                      "[bot → mo] Moderation actions will be logged in #mod-log."]
     app, _ = discord_commands(rt.features)["settings persona"]
     interaction = fake_interaction(fake_user("mo"), 5,
@@ -189,5 +191,9 @@ async def test_a_button_pressed_after_a_restart_reaches_its_handler(tmp_path, ti
     item = await factory.from_custom_id(interaction, base, pattern.fullmatch(button_id))
     await item.callback(interaction)
     assert [(p.route, p.data) for p in presses] == [("sample.approve", "42")]
+    interaction.response.defer.assert_awaited_once_with()  # acknowledged before the handler ran
     assert answer_of(interaction) == ("sample.approve 42", True)
     restarted.runtime = None
+    late = fake_interaction(fake_user("mo"), 5, client=restarted)
+    await item.callback(late)  # while shutting down: a note, never "interaction failed"
+    assert answer_of(late)[1] is True and "restarting" in answer_of(late)[0]

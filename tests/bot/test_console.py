@@ -152,7 +152,7 @@ def test_migrate_and_backup_commands(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     db_path = tmp_path / "data" / "bot.db"
     assert main(["migrate", "--db", str(db_path)]) == 0
-    assert "applied 1, 2" in capsys.readouterr().out
+    assert "applied 1, 2, 3" in capsys.readouterr().out
     assert main(["migrate", "--db", str(db_path)]) == 0
     assert "already up to date" in capsys.readouterr().out
     assert main(["backup", str(tmp_path / "copy.db"), "--db", str(db_path)]) == 0

@@ -149,3 +149,18 @@ def test_the_token_is_checked_before_the_model_is_prepared(tmp_path, monkeypatch
     assert main(["discord"]) == 2
     assert capsys.readouterr().err.strip() == f"error: {discord_app.TOKEN_REJECTED}"
     assert prepared == []
+
+
+def test_a_command_in_a_thread_acts_on_its_parent_channel():
+    from bot.discord_app.commands import caller_of
+    from tests.bot.discord_fakes import fake_interaction
+
+    parent = fake_channel("support")
+    thread = fake_channel("sizing", cls=discord.Thread, parent=parent)
+    interaction = fake_interaction(fake_user("mo"), 5,
+                                   permissions=discord.Permissions(read_messages=True))
+    interaction.channel = thread
+    interaction.channel_id = thread.id
+    caller = caller_of(interaction)
+    assert caller.channel_id == parent.id
+    assert {"view_channel", "read_messages"} <= caller.permissions  # aliases count too

@@ -119,3 +119,21 @@ def test_help_lists_what_the_caller_may_run_where_they_are():
     assert commands_for(MOD, [WARN, mine]) == [WARN, mine]
     in_dm = Caller(1, "mo", guild_id=None, permissions=frozenset({ADMINISTRATOR}))
     assert commands_for(in_dm, [WARN, mine]) == [mine]
+
+
+def test_discord_limits_are_checked_where_things_are_declared():
+    from bot.core.replies import Button, Select, SelectOption, custom_id
+
+    with pytest.raises(ValueError, match="at most 25 choices"):
+        Option("k", OptionKind.CHOICE, "k", choices=tuple(str(i) for i in range(26)))
+    with pytest.raises(ValueError, match="string lengths"):
+        Option("t", OptionKind.STRING, "t", high=0)
+    select = Select(custom_id("a.b", "1"), (SelectOption("x", "x"),))
+    buttons = tuple(Button(str(i), custom_id("a.b", str(i))) for i in range(20))
+    Reply("ok", components=(select, *buttons))  # 1 + 4 rows
+    with pytest.raises(ValueError, match="this one needs 6"):
+        Reply("too many", components=(select, select, *buttons))
+    with pytest.raises(ValueError, match="custom id"):
+        custom_id("a.b", "trailing newline\n")
+    with pytest.raises(ValueError, match="is longer than 10 years"):
+        parse_duration("999999w" * 200)

@@ -80,3 +80,32 @@ async def test_export_and_delete_reach_every_feature_and_only_that_member(featur
     assert [f["value"] for f in (await loaded.export_member(GUILD, bob))["memory"]] == ["loves linen"]
     dm = await loaded.export_member(DM_GUILD, ana)
     assert [f["value"] for f in dm["memory"]] == ["size S"] and dm["archive"]["messages"]
+
+
+async def test_answers_stay_the_members_data_whatever_order_they_were_archived_in(db):
+    """On Discord the gateway archives the bot's own posts too, without knowing what they
+    answered, often before the chat feature's own write; and the question may be deleted
+    later. Neither may hide an answer from the member's export or deletion."""
+    from bot.store import Archive, ArchivedMessage
+
+    services = make_services(settings(), db, ClosedModel(), RecordingPoster(), bot_user_id=BOT,
+                             bot_name="bot")
+    loaded = load_features(DEFAULT_FEATURES, services)
+    archive = Archive(db)
+
+    def row(message_id, author, **kw):
+        return ArchivedMessage(message_id=message_id, guild_id=GUILD, channel_id=7,
+                               author_id=author, content=f"m{message_id}", created_at=message_id,
+                               **kw)
+
+    await archive.add(row(10, 42))  # ana's question
+    await archive.add_many([row(11, BOT, is_bot=True), row(12, BOT, is_bot=True)])  # gateway
+    await archive.add_many([row(11, BOT, is_bot=True, reply_to_id=10, answered_user_id=42),
+                            row(12, BOT, is_bot=True, reply_to_id=11, answered_user_id=42)])
+    await archive.add(row(12, BOT, is_bot=True))  # a late gateway copy (an edit) keeps the link
+    await archive.delete(10)  # ana deleted her question
+    exported = await loaded.export_member(GUILD, 42)
+    assert [a["message_id"] for a in exported["chat"]] == ["11", "12"]
+    assert (await loaded.delete_member(GUILD, 42))["chat"] == 2
+    assert await db.fetchall("SELECT message_id FROM messages") == []
+    await services.writer.close()
