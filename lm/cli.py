@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--new-tokens", type=int, default=128, help="forced output length at batch 1")
     p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     p.add_argument("--repeats", type=int, default=3, help="rounds per figure; the median is reported")
+
+    p = sub.add_parser("import-gguf", help="convert a llama.cpp GGUF file into a bf16 HF folder")
+    p.add_argument("file", type=Path, metavar="FILE", help="the .gguf file")
+    p.add_argument("--out", type=Path, required=True, help="model folder to write")
     return ap
 
 
@@ -179,8 +183,15 @@ def cmd_bench(a) -> None:
          new_tokens=a.new_tokens, threads=a.threads, repeats=a.repeats)
 
 
+def cmd_import_gguf(a) -> None:
+    from .gguf_import import import_gguf
+    cfg = import_gguf(a.file, a.out)
+    print(f"wrote {a.out} ({cfg['num_hidden_layers']} layers, {cfg['hidden_size']} wide, "
+          f"vocabulary {cfg['vocab_size']})", file=sys.stderr)
+
+
 COMMANDS = {"bench": cmd_bench, "tokenizer": cmd_tokenizer, "train": cmd_train, "generate": cmd_generate,
-            "eval": cmd_eval, "info": cmd_info}
+            "eval": cmd_eval, "info": cmd_info, "import-gguf": cmd_import_gguf}
 
 
 def main(argv: list[str] | None = None) -> int:
