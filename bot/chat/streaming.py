@@ -71,7 +71,10 @@ class ReplyWriter:
         return "\n".join(text for _, text in self.parts)
 
     async def _show(self, text: str) -> None:
-        """Put ``text`` in the live message, posting it first if there is none."""
+        """Put ``text`` in the live message, posting it first if there is none; the guard
+        sees each new text once, before anyone does."""
+        if self._live is not None and text == self._shown:
+            return
         done = [shown for message, shown in self.parts if message is not self._live]
         reason = await self._guard("\n".join([*done, text]))
         if reason:
@@ -79,7 +82,7 @@ class ReplyWriter:
         if self._live is None:
             self._live = await self._out.send(text, reply=not self.parts)
             self.parts.append((self._live, text))
-        elif text != self._shown:
+        else:
             await self._live.edit(text)
             self.parts[-1] = (self._live, text)
         self._shown = text

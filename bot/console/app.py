@@ -180,10 +180,7 @@ class Console:
         try:
             command, words = split_command(features, line)
             raw = raw_arguments(command, words, {n.lower() for n in self._names.values()})
-        except UnknownCommand as exc:
-            self._show(name, Reply(str(exc)))
-            return
-        except ArgumentError as exc:
+        except (UnknownCommand, ArgumentError) as exc:
             self._show(name, Reply(str(exc)))
             return
         self._show(name, await run_command(command, caller, raw))

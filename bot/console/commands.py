@@ -71,17 +71,9 @@ def resolve(option: Option, value: str, roster: set[str]) -> object:
             raise ArgumentError(option.name, f"no member called {name!r} here")
         return MemberRef(member_id(name), name)
     if kind is OptionKind.CHANNEL:
-        name = value.lstrip("#").lower()
-        if name not in CHANNELS:
-            raise ArgumentError(option.name, f"no channel #{name}; channels: "
-                                + ", ".join(f"#{c}" for c in CHANNELS))
-        return ChannelRef(CHANNELS[name], name)
+        return ChannelRef(*_lookup(option, value, CHANNELS, "#", "channel"))
     if kind is OptionKind.ROLE:
-        name = value.lstrip("@").lower()
-        if name not in ROLES:
-            raise ArgumentError(option.name, f"no role @{name}; roles: "
-                                + ", ".join(f"@{r}" for r in ROLES))
-        return RoleRef(ROLES[name], name)
+        return RoleRef(*_lookup(option, value, ROLES, "@", "role"))
     if kind is OptionKind.ATTACHMENT:
         try:
             path = Path(value).expanduser()
@@ -96,3 +88,13 @@ def resolve(option: Option, value: str, roster: set[str]) -> object:
 
         return AttachmentRef(path.name, path.stat().st_size, read)
     return value
+
+
+def _lookup(option: Option, value: str, known: dict[str, int], sigil: str,
+            noun: str) -> tuple[int, str]:
+    """(id, name) of a ``#channel`` or ``@role`` of the simulated guild."""
+    name = value.lstrip(sigil).lower()
+    if name not in known:
+        raise ArgumentError(option.name, f"no {noun} {sigil}{name}; {noun}s: "
+                            + ", ".join(f"{sigil}{k}" for k in known))
+    return known[name], name

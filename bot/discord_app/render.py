@@ -77,14 +77,15 @@ def files(reply: Reply) -> list[discord.File]:
             for f in reply.files]
 
 
+def _body(reply: Reply) -> dict[str, Any]:
+    return {"content": reply.text or None, "embeds": [embed(e) for e in reply.embeds],
+            "allowed_mentions": mentions_for(reply)}
+
+
 def send_kwargs(reply: Reply) -> dict[str, Any]:
-    """Arguments for ``Messageable.send`` / ``followup.send``."""
-    kwargs: dict[str, Any] = {
-        "content": reply.text or None,
-        "embeds": [embed(e) for e in reply.embeds],
-        "files": files(reply),
-        "allowed_mentions": mentions_for(reply),
-    }
+    """Arguments for ``Messageable.send`` / ``followup.send`` (no ``view`` without one:
+    ``view=None`` is not accepted there)."""
+    kwargs = _body(reply) | {"files": files(reply)}
     rendered = view(reply)
     if rendered is not None:
         kwargs["view"] = rendered
@@ -92,13 +93,9 @@ def send_kwargs(reply: Reply) -> dict[str, Any]:
 
 
 def edit_kwargs(reply: Reply) -> dict[str, Any]:
-    """Arguments for ``Message.edit`` / ``edit_message``: replaces text, embeds, view."""
-    kwargs: dict[str, Any] = {
-        "content": reply.text or None,
-        "embeds": [embed(e) for e in reply.embeds],
-        "allowed_mentions": mentions_for(reply),
-        "view": view(reply),
-    }
+    """Arguments for ``Message.edit`` / ``edit_message``: replaces text, embeds and view
+    (``view=None`` removes the old buttons)."""
+    kwargs = _body(reply) | {"view": view(reply)}
     if reply.files:
         kwargs["attachments"] = files(reply)
     return kwargs

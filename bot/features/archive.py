@@ -59,5 +59,4 @@ def setup(services: Services) -> Feature:
         on_delete=on_delete,
         data=DataHooks(covers=("messages.author_id", "members.user_id"), export=export,
                        delete=delete),
-        stop=writer.flush,
     )

@@ -30,7 +30,7 @@ def setup(services: Services) -> Feature:
         guild, channel = inv.caller.guild_id, inv.caller.channel_id
         overrides = await guilds.overrides(guild, channel)
         answer = {True: "always", False: "only when addressed", None: "server default"}
-        persona = await guilds.persona(guild, channel)
+        persona = overrides.persona or services.settings.persona
         return Reply(embeds=(Embed(title="Settings", fields=(
             Field("Mod-log channel", _channel_text(await guilds.modlog_channel(guild))),
             Field("Answers in this channel", answer[overrides.channel_answer]),
