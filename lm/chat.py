@@ -1,8 +1,10 @@
 """Chat templates: how (role, content) turns become token ids, and where a reply stops.
 
-A template renders turns into parts: text, and token ids (BOS, EOS, control symbols) that
-no text can produce. Each run of text between ids is encoded with sentencepiece on its own,
-so it gets the dummy-prefix space: that is how Meta's Llama reference code and the
+A template renders turns into parts: text, and token ids (BOS, EOS, special tokens) that
+no text can produce. Each run of text between ids is encoded on its own. With a
+tokenizer.json (byte-level BPE) that is exactly what transformers does: it splits a
+rendered template at special tokens before tokenizing. With sentencepiece each run gets
+the dummy-prefix space: that is how Meta's Llama reference code and the
 sentencepiece-style ("legacy") tokenizers these chat models were fine-tuned with split a
 prompt at special tokens. transformers 5 renders the same text from the checkpoints' own
 Jinja templates, and its apply_chat_template gives the same ids when its tokenizer is
@@ -13,8 +15,11 @@ after a special token. Our tokenizer_config.json says `legacy: true` for that re
 - zephyr  TinyLlama-Chat: `<s><|user|>\\n{content}</s>\\n...<|assistant|>\\n`; plain-text tags.
 - llama2  `<s>[INST] <<SYS>>\\n{system}\\n<</SYS>>\\n\\n{user} [/INST] {reply} </s>`. Runs of
           turns from one role are joined with a newline, since the format must alternate.
-- chatml  `<s><|im_start|>{role}\\n{content}<|im_end|>\\n...`; the tags are ids when
-          tokenizer.model has them as control symbols, plain text otherwise.
+- chatml  `<|im_start|>{role}\\n{content}<|im_end|>\\n...`, after BOS only where the model
+          adds one (SmolLM2 and Qwen2.5 do not); the tags are ids when the vocabulary has
+          them as special tokens, plain text otherwise.
+- llama3  `<|begin_of_text|><|start_header_id|>{role}<|end_header_id|>\\n\\n{content}<|eot_id|>`,
+          Llama 3.0's format (3.1's template adds a dated system preamble by default).
 
 Forging turns: with `lm`, a member who types `<|assistant|>` gets those characters, never
 the tag. Plain-text templates cannot promise that: typed `<|assistant|>\\n` (zephyr) or
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LMError
-from .tokenizer import Tokenizer
+from .tokenizer import HF_FILE, SP_FILE, SentencePieceTokenizer, Tokenizer, load_tokenizer
 
 ROLES = ("system", "user", "assistant")
 Message = tuple[str, str]
@@ -78,11 +83,11 @@ class Template:
 
 
 def _lm(tok: Tokenizer, messages: list[Message], gen: bool) -> list[Part]:
-    return [tok.bos_id, *tok.encode_chat(messages, add_generation_prompt=gen)]
+    return [*tok.prefix(), *tok.encode_chat(messages, add_generation_prompt=gen)]
 
 
 def _zephyr(tok: Tokenizer, messages: list[Message], gen: bool) -> list[Part]:
-    parts: list[Part] = [tok.bos_id]
+    parts: list[Part] = [*tok.prefix()]
     for role, content in messages:
         parts += [f"<|{role}|>\n{content}", tok.eos_id, "\n"]
     return parts + ["<|assistant|>\n"] if gen else parts
@@ -113,10 +118,33 @@ def _llama2(tok: Tokenizer, messages: list[Message], gen: bool) -> list[Part]:
 
 def _chatml(tok: Tokenizer, messages: list[Message], gen: bool) -> list[Part]:
     start, end = (tok.control_id(tag) or tag for tag in ("<|im_start|>", "<|im_end|>"))
-    parts: list[Part] = [tok.bos_id]
+    parts: list[Part] = [*tok.prefix()]  # SmolLM2 and Qwen2.5 add none: their BOS is <|im_start|> or absent
     for role, content in messages:
         parts += [start, f"{role}\n{content}", end, "\n"]
     return parts + [start, "assistant\n"] if gen else parts
+
+
+def _llama3(tok: Tokenizer, messages: list[Message], gen: bool) -> list[Part]:
+    start, end, eot = (_special(tok, tag) for tag in
+                       ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"))
+    parts: list[Part] = [_bos(tok)]  # the template writes BOS itself, whatever add_bos says
+    for role, content in messages:
+        parts += [start, role, end, f"\n\n{content.strip()}", eot]
+    return parts + [start, "assistant", end, "\n\n"] if gen else parts
+
+
+def _special(tok: Tokenizer, piece: str) -> int:
+    i = tok.control_id(piece)
+    if i is None:
+        raise LMError(f"{tok.path}: the chat template needs the special token {piece}, "
+                      f"which this vocabulary lacks")
+    return i
+
+
+def _bos(tok: Tokenizer) -> int:
+    if tok.bos_id is None:
+        raise LMError(f"{tok.path}: the chat template needs a BOS token; tokenizer_config.json names none")
+    return tok.bos_id
 
 
 TEMPLATES = {t.name: t for t in (
@@ -125,11 +153,13 @@ TEMPLATES = {t.name: t for t in (
     Template("llama2", _llama2, stop_strings=("[INST]",)),
     Template("chatml", _chatml, stop_strings=("<|im_end|>", "<|im_start|>"),
              stop_pieces=("<|im_end|>",)),
+    Template("llama3", _llama3, stop_pieces=("<|eot_id|>", "<|eom_id|>", "<|start_header_id|>")),
 )}
 
 # How to recognise a checkpoint's Jinja chat_template: every marker present, first match wins.
 RECOGNISE = (
     ("chatml", ("<|im_start|>", "<|im_end|>")),
+    ("llama3", ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")),
     ("llama2", ("[INST]", "<<SYS>>")),
     ("zephyr", ("<|user|>", "<|assistant|>", "eos_token")),
 )
@@ -146,7 +176,7 @@ def template_name(folder: Path) -> str | None:
     """The template a model folder asks for: our `lm_template` key in tokenizer_config.json,
     else a recognised `chat_template` there (or in chat_template.jinja, where newer
     transformers put it), else `lm` when the tokenizer has our role tags; None if unknown."""
-    from .checkpoint import CHAT_TEMPLATE, TOKENIZER, TOKENIZER_CONFIG
+    from .checkpoint import CHAT_TEMPLATE, TOKENIZER_CONFIG
     folder = Path(folder)
     cfg = _read_json(folder / TOKENIZER_CONFIG) if (folder / TOKENIZER_CONFIG).exists() else {}
     if cfg.get("lm_template") in TEMPLATES:
@@ -160,7 +190,8 @@ def template_name(folder: Path) -> str | None:
         for name, markers in RECOGNISE:
             if all(m in chat for m in markers):
                 return name
-    if (folder / TOKENIZER).exists() and Tokenizer(folder / TOKENIZER).has_role_tags:
+    if any((folder / name).exists() for name in (SP_FILE, HF_FILE)) and \
+            load_tokenizer(folder).has_role_tags:
         return "lm"
     return None
 
@@ -180,9 +211,9 @@ def template_for(folder: Path, override: str | None = None) -> Template:
 def tokenizer_config(tok: Tokenizer) -> dict | None:
     """tokenizer_config.json for a tokenizer with our role tags: the name `template_for`
     reads, and the same format as Jinja for transformers' apply_chat_template."""
-    if not tok.has_role_tags:
+    if not (isinstance(tok, SentencePieceTokenizer) and tok.has_role_tags):
         return None
-    piece = tok.sp.id_to_piece
+    piece = tok.piece
     return {"lm_template": "lm", "chat_template": LM_CHAT_TEMPLATE,
             "bos_token": piece(tok.bos_id), "eos_token": piece(tok.eos_id),
             "unk_token": piece(tok.sp.unk_id()), "add_bos_token": True, "add_eos_token": False,

@@ -1,10 +1,11 @@
-"""The one checkpoint layout: a Hugging Face Llama folder.
+"""The one checkpoint layout: a Hugging Face Llama (or Mistral, Qwen2) folder.
 
-    config.json            LlamaConfig fields, model_type "llama" ("mistral" imports too)
+    config.json            LlamaConfig fields, model_type "llama", "mistral" or "qwen2"
     model.safetensors      HF tensor names (lm_head.weight absent when tied), or shards
                            listed in model.safetensors.index.json
-    tokenizer.model        sentencepiece
-    tokenizer_config.json  which chat template to use (lm/chat.py)
+    tokenizer.model        sentencepiece, or
+    tokenizer.json         a `tokenizers` tokenizer (lm/tokenizer.py)
+    tokenizer_config.json  which chat template to use (lm/chat.py), BOS and EOS
 
 Our own models and imported ones load through `load_model`, and only from safetensors:
 pickle files can run code, so they are refused rather than loaded.
@@ -32,13 +33,12 @@ from safetensors.torch import save_file
 
 from .chat import tokenizer_config
 from .errors import LMError
-from .model import Llama, ModelConfig
-from .tokenizer import Tokenizer
+from .model import ARCHITECTURES, Llama, ModelConfig
+from .tokenizer import SP_FILE, load_tokenizer
 
-CONFIG, WEIGHTS, TOKENIZER = "config.json", "model.safetensors", "tokenizer.model"
+CONFIG, WEIGHTS, TOKENIZER = "config.json", "model.safetensors", SP_FILE
 INDEX, TOKENIZER_CONFIG, CHAT_TEMPLATE = \
     "model.safetensors.index.json", "tokenizer_config.json", "chat_template.jinja"
-MODEL_TYPES = ("llama", "mistral")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 # Config values this model does not implement, each with the only value it accepts.
 REQUIRED = {"hidden_act": "silu", "attention_bias": False, "mlp_bias": False}
@@ -67,7 +67,8 @@ def write_json(path: Path, obj) -> None:
 def save_model(model: Llama, tokenizer_path: Path, out: Path) -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tok_config = tokenizer_config(Tokenizer(tokenizer_path))
+    tokenizer_path = Path(tokenizer_path)
+    tok_config = tokenizer_config(load_tokenizer(tokenizer_path))
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     if model.config.tie_word_embeddings:
         state.pop("lm_head.weight", None)
@@ -76,13 +77,14 @@ def save_model(model: Llama, tokenizer_path: Path, out: Path) -> None:
     cfg["torch_dtype"] = str(dtype).removeprefix("torch.")
     atomic_write(out / WEIGHTS, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
     write_json(out / CONFIG, cfg)
-    if Path(tokenizer_path).resolve() != (out / TOKENIZER).resolve():
-        atomic_write(out / TOKENIZER, lambda tmp: shutil.copyfile(tokenizer_path, tmp))
+    target = out / tokenizer_path.name  # tokenizer.model or tokenizer.json
+    if tokenizer_path.resolve() != target.resolve():
+        atomic_write(target, lambda tmp: shutil.copyfile(tokenizer_path, tmp))
     if tok_config is not None:
         write_json(out / TOKENIZER_CONFIG, tok_config)
         return
     for name in (TOKENIZER_CONFIG, CHAT_TEMPLATE):  # an imported tokenizer keeps its template
-        src = Path(tokenizer_path).parent / name
+        src = tokenizer_path.parent / name
         if src.exists() and src.resolve() != (out / name).resolve():
             atomic_write(out / name, lambda tmp, src=src: shutil.copyfile(src, tmp))
 
@@ -100,10 +102,10 @@ def read_config(folder: Path, max_context: int | None = None) -> ModelConfig:
         raw = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise LMError(f"{path} is not valid JSON: {e}") from None
-    if raw.get("model_type") not in MODEL_TYPES:
+    if raw.get("model_type") not in ARCHITECTURES:
         raise LMError(f"{path}: unsupported model_type {raw.get('model_type')!r} "
-                      f"(supported: {', '.join(MODEL_TYPES)})")
-    for key, want in REQUIRED.items():
+                      f"(supported: {', '.join(ARCHITECTURES)})")
+    for key, want in REQUIRED.items():  # qwen2 has its q/k/v biases without saying so
         if raw.get(key, want) != want:
             raise LMError(f"{path}: {key} {raw[key]!r} is not supported (only {want!r})")
     try:
@@ -181,8 +183,6 @@ def load_model(folder: Path, device: str | torch.device = "cpu",
     folder = Path(folder)
     cfg = read_config(folder, max_context)
     files = weight_files(folder)
-    if not (folder / TOKENIZER).exists():
-        raise LMError(f"{folder} has no {TOKENIZER}")
     with torch.device("meta"):
         model = Llama(cfg)
     expected = {k: v.shape for k, v in model.state_dict().items()}

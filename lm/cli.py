@@ -15,6 +15,12 @@ SOURCE_HELP = ("text source: FILE.txt, FILE.jsonl:FIELD[,FIELD], FILE.jsonl (cha
                "FILE.csv[.gz]:COL[,COL], or 'chitchat'")
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def _add_corpus_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", nargs="+", required=True, metavar="SRC", help=SOURCE_HELP)
     p.add_argument("--limit-docs", type=int, metavar="N", help="use only the first N documents")
@@ -75,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpus_args(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="fp32", choices=["auto", "bf16", "fp32"])
+    p.add_argument("--context", type=_positive, help="score in windows of this many tokens "
+                   "(default: the model's context)")
 
     p = sub.add_parser("bench", help="serving speed against transformers (JSON)")
     p.add_argument("--model", type=Path, required=True)
@@ -124,12 +132,12 @@ def cmd_generate(a) -> None:
     from .checkpoint import load_model
     from .device import autocast, pick_device, pick_dtype
     from .sample import SamplingParams, TextStream, generate_ids
-    from .tokenizer import Tokenizer
+    from .tokenizer import load_tokenizer
     device = pick_device(a.device)
     dtype = pick_dtype(device, a.precision)
     model = load_model(a.model, device=device, dtype=dtype)
     template = template_for(a.model, a.template) if a.chat else None
-    tok = Tokenizer(a.model / "tokenizer.model")
+    tok = load_tokenizer(a.model)
     params = SamplingParams(temperature=a.temperature, top_k=a.top_k, top_p=a.top_p,
                             repetition_penalty=a.repetition_penalty,
                             max_new_tokens=a.max_new_tokens, seed=a.seed,
@@ -140,7 +148,7 @@ def cmd_generate(a) -> None:
         prompt = template.encode(tok, turns)
         stop_ids |= template.stop_ids(tok)
     else:
-        prompt = [tok.bos_id, *tok.encode(a.prompt)]
+        prompt = [*tok.prefix(), *tok.encode(a.prompt)]
     stream = TextStream(tok, prompt, params.stop)
     for token in generate_ids(model, prompt, params, stop_ids, autocast(device, dtype),
                               tok.vocab_size):
@@ -155,13 +163,15 @@ def cmd_eval(a) -> None:
     from .checkpoint import load_model
     from .clean import load_corpus
     from .device import pick_device, pick_dtype
+    from .chat import template_for, template_name
     from .evaluate import evaluate
-    from .tokenizer import Tokenizer
+    from .tokenizer import load_tokenizer
     device = pick_device(a.device)
     model = load_model(a.model, device=device)
     docs = load_corpus(a.data, limit=a.limit_docs)
-    result = evaluate(model, Tokenizer(a.model / "tokenizer.model"), docs, device,
-                      pick_dtype(device, a.precision))
+    template = template_for(a.model) if template_name(a.model) else None
+    result = evaluate(model, load_tokenizer(a.model), docs, device,
+                      pick_dtype(device, a.precision), template=template, context=a.context)
     print(json.dumps(result))
 
 

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from .clean import document_key, document_text
 from .sources import Chat, Document
+from .chat import TEMPLATES, Template
 from .tokenizer import Tokenizer
 
 META = "meta.json"
@@ -33,9 +34,15 @@ def is_validation(doc: Document, val_fraction: float) -> bool:
     return int.from_bytes(document_key(doc), "big") % 10_000 < val_fraction * 10_000
 
 
-def encode_document(tok: Tokenizer, doc: Document) -> list[int]:
-    body = tok.encode_chat(doc.messages) if isinstance(doc, Chat) else tok.encode(doc)
-    return [tok.bos_id, *body, tok.eos_id]
+def encode_document(tok: Tokenizer, doc: Document, template: "Template | None" = None) -> list[int]:
+    """One training or evaluation document, ending with EOS once. A chat goes through the
+    model's template (ours, `lm`, by default); where a template already closes each turn
+    with EOS (ChatML on SmolLM2, zephyr) no second one is added."""
+    if isinstance(doc, Chat):
+        ids = (template or TEMPLATES["lm"]).encode(tok, doc.messages, add_generation_prompt=False)
+    else:
+        ids = [*tok.prefix(), *tok.encode(doc)]
+    return ids if tok.eos_id in ids else [*ids, tok.eos_id]
 
 
 def read_meta(data_dir: Path) -> dict:
@@ -44,7 +51,7 @@ def read_meta(data_dir: Path) -> dict:
 
 
 def prepare(docs: list[Document], tok: Tokenizer, out_dir: Path, val_fraction: float = 0.02,
-            key: dict | None = None) -> dict:
+            key: dict | None = None, template: Template | None = None) -> dict:
     """Tokenize and write train.bin / val.bin plus meta.json (token and byte counts).
 
     `key` says what the files were made from, so a later run can tell if they still fit."""
@@ -55,7 +62,7 @@ def prepare(docs: list[Document], tok: Tokenizer, out_dir: Path, val_fraction: f
     nbytes = {"train": 0, "val": 0}
     for doc in tqdm(docs, desc="tokenize", unit="doc", dynamic_ncols=True, mininterval=0.5):
         split = "val" if is_validation(doc, val_fraction) else "train"
-        splits[split].append(np.asarray(encode_document(tok, doc), dtype=dtype))
+        splits[split].append(np.asarray(encode_document(tok, doc, template), dtype=dtype))
         nbytes[split] += len(document_text(doc).encode("utf-8"))
     meta = {"key": key, "dtype": np.dtype(dtype).name, "vocab_size": tok.vocab_size,
             "val_fraction": val_fraction, "documents": len(docs)}

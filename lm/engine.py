@@ -41,7 +41,7 @@ from .errors import LMError
 from .model import Llama, ModelConfig
 from .sample import SamplingParams
 from .scheduler import BadRequest, Ending, PromptTooLong
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, load_tokenizer
 from .worker import WorkerSpec, serve
 
 __all__ = ["Engine", "Request", "Completion", "Busy", "DeadlineExceeded", "EngineClosed",
@@ -124,10 +124,10 @@ class Engine:
         """The worker loads the folder itself (see lm/checkpoint.load_for_inference), so
         the weights never occupy this process. `template` overrides the chat template the
         folder asks for (see lm/chat.py)."""
-        from .checkpoint import TOKENIZER, read_config
+        from .checkpoint import read_config
         folder = Path(folder)
         config = read_config(folder)
-        tok = Tokenizer(folder / TOKENIZER)
+        tok = load_tokenizer(folder)
         chat = template_for(folder, template) if template or template_name(folder) else None
         return cls(None, tok, template=chat, _folder=(folder, device, precision, config), **kw)
 

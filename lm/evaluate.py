@@ -20,17 +20,20 @@ from .tokenizer import Tokenizer
 
 @torch.inference_mode()
 def evaluate(model: Llama, tok: Tokenizer, docs: list[Document], device: torch.device,
-             dtype: torch.dtype, batch_size: int = 8, kv_dtype: torch.dtype | None = None) -> dict:
+             dtype: torch.dtype, batch_size: int = 8, kv_dtype: torch.dtype | None = None,
+             template=None, context: int | None = None) -> dict:
     """Score the concatenated documents in non-overlapping context-sized windows.
 
+    Chats go through `template` (lm/data.py's encode_document). `context` scores in
+    shorter windows than the model's own (SmolLM2 allows 8,192 tokens; a CPU need not).
     With `kv_dtype`, keys and values pass through a KV cache of that dtype first, as they
     do when the engine serves (its bf16 cache rounds them): the score then includes that."""
     stream: list[int] = []
     nbytes = 0
     for doc in docs:
-        stream += encode_document(tok, doc)
+        stream += encode_document(tok, doc, template)
         nbytes += len(document_text(doc).encode("utf-8"))
-    block = model.config.max_position_embeddings
+    block = min(context or model.config.max_position_embeddings, model.config.max_position_embeddings)
     windows = [stream[i:i + block + 1] for i in range(0, len(stream) - 1, block)]
     total_nats, count = 0.0, 0
     for i in range(0, len(windows), batch_size):

@@ -19,6 +19,9 @@ import torch.nn.functional as F
 from . import native
 
 
+# The model types this network implements, each with its transformers class.
+ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+                 "qwen2": "Qwen2ForCausalLM"}
 # transformers' defaults where they differ from ours, for a config.json that omits the key.
 HF_DEFAULTS = {"tie_word_embeddings": False, "rms_norm_eps": 1e-6,
                "max_position_embeddings": 2048, "pad_token_id": None}
@@ -43,8 +46,12 @@ class ModelConfig:
     bos_token_id: int | None = 1
     eos_token_id: int | list[int] = 2
     pad_token_id: int | None = 3
+    model_type: str = "llama"  # llama and mistral are one network; qwen2 adds q/k/v biases
 
     def __post_init__(self):
+        if self.model_type not in ARCHITECTURES:
+            raise ValueError(f"unsupported model_type {self.model_type!r} "
+                             f"(supported: {', '.join(ARCHITECTURES)})")
         if self.head_dim is None:
             self.head_dim = self.hidden_size // self.num_attention_heads
         if self.num_attention_heads % self.num_key_value_heads:
@@ -57,16 +64,19 @@ class ModelConfig:
             raise ValueError(f"rope_scaling type {kind!r} needs {', '.join(missing)}")
 
     def to_hf(self) -> dict:
+        biases = {} if self.qkv_bias else {"attention_bias": False, "mlp_bias": False}
         return {
-            "architectures": ["LlamaForCausalLM"],
-            "model_type": "llama",
+            "architectures": [ARCHITECTURES[self.model_type]],
             **asdict(self),
             "hidden_act": "silu",
-            "attention_bias": False,
-            "mlp_bias": False,
+            **biases,
             "initializer_range": 0.02,
             "torch_dtype": "float32",
         }
+
+    @property
+    def qkv_bias(self) -> bool:
+        return self.model_type == "qwen2"
 
     @classmethod
     def from_hf(cls, d: dict) -> "ModelConfig":
@@ -198,9 +208,10 @@ class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.n_heads, self.n_kv, self.hd = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
-        self.q_proj = nn.Linear(cfg.hidden_size, self.n_heads * self.hd, bias=False)
-        self.k_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.hd, bias=False)
-        self.v_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.hd, bias=False)
+        bias = cfg.qkv_bias
+        self.q_proj = nn.Linear(cfg.hidden_size, self.n_heads * self.hd, bias=bias)
+        self.k_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.hd, bias=bias)
+        self.v_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.hd, bias=bias)
         self.o_proj = nn.Linear(self.n_heads * self.hd, cfg.hidden_size, bias=False)
         self.qkv_proj: nn.Module | None = None  # inference-time fusion (lm/quant.py)
 

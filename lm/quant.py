@@ -49,9 +49,10 @@ def _blocked(w: torch.Tensor) -> torch.Tensor | None:
 
 
 class Int8Linear(nn.Module):
-    def __init__(self, weight: torch.Tensor):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None):
         super().__init__()
         w = weight.detach().float()
+        self.register_buffer("bias", None if bias is None else bias.detach().float())  # Qwen2 k biases are large: added in fp32
         scales = (w.abs().amax(dim=1) / 127).clamp(min=1e-12)
         self.register_buffer("weight", (w / scales[:, None]).round().clamp(-127, 127).to(torch.int8))
         self.register_buffer("scales", scales.to(torch.bfloat16))
@@ -80,6 +81,8 @@ class Int8Linear(nn.Module):
             y = torch.ops.mkldnn._linear_pointwise(flat, self.blocked, None, "none", [], "")
         else:
             y = F.linear(flat, self.dense)
+        if self.bias is not None:
+            y = y + self.bias
         return y.reshape(*x.shape[:-1], self.out_features)
 
 
@@ -101,7 +104,9 @@ def quantize_int8(model: Llama) -> Llama:
     For inference only: the result cannot be trained or saved as a checkpoint."""
     for layer in model.model.layers:
         a, m = layer.self_attn, layer.mlp
-        a.qkv_proj = Int8Linear(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]))
+        qkv = (a.q_proj, a.k_proj, a.v_proj)
+        bias = torch.cat([p.bias for p in qkv]) if a.q_proj.bias is not None else None
+        a.qkv_proj = Int8Linear(torch.cat([p.weight for p in qkv]), bias)
         m.gate_up_proj = Int8Linear(torch.cat([m.gate_proj.weight, m.up_proj.weight]))
         del a.q_proj, a.k_proj, a.v_proj, m.gate_proj, m.up_proj
         a.o_proj, m.down_proj = Int8Linear(a.o_proj.weight), Int8Linear(m.down_proj.weight)

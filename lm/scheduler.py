@@ -141,7 +141,9 @@ class Scheduler:
             ids = self.template.encode(tok, job.messages)
             stop += self.template.stop_strings
         else:
-            ids = [tok.bos_id, *tok.encode(job.text_prompt or "")]
+            ids = [*tok.prefix(), *tok.encode(job.text_prompt or "")]
+            if not ids:
+                raise BadRequest("an empty prompt, and this model adds no BOS: give some text")
         if len(ids) >= self.max_len:
             raise PromptTooLong(f"prompt of {len(ids)} tokens leaves no room to answer in a "
                                 f"{self.max_len}-token context")

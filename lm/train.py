@@ -31,7 +31,8 @@ from .errors import LMError
 from .model import Llama, ModelConfig
 from .plot import plot_loss
 from .presets import TrainConfig
-from .tokenizer import Tokenizer, train_tokenizer
+from .chat import template_for, template_name
+from .tokenizer import HF_FILE, SP_FILE, Tokenizer, load_tokenizer, tokenizer_file, train_tokenizer
 from .trainstate import STATE, check_same_run, load_state, save_state
 
 
@@ -103,13 +104,14 @@ def make_optimizer(model: Llama, cfg: TrainConfig) -> torch.optim.Optimizer:
 def prepare_run(cfg: TrainConfig, sources: list[str], out: Path, init_from: Path | None,
                 limit_docs: int | None) -> None:
     """Tokenizer and token files in `out`, reused while sources and tokenizer are unchanged."""
-    tok_path, data_dir = out / checkpoint.TOKENIZER, out / "data"
+    data_dir = out / "data"
     out.mkdir(parents=True, exist_ok=True)
     if init_from is not None:
-        Tokenizer(init_from / checkpoint.TOKENIZER)  # validate before copying
-        for name in (checkpoint.TOKENIZER, checkpoint.TOKENIZER_CONFIG, checkpoint.CHAT_TEMPLATE):
+        load_tokenizer(init_from)  # validate before copying
+        for name in (SP_FILE, HF_FILE, checkpoint.TOKENIZER_CONFIG, checkpoint.CHAT_TEMPLATE):
             if (init_from / name).exists():  # the chat template travels with the tokenizer
                 (out / name).write_bytes((init_from / name).read_bytes())
+    tok_path = tokenizer_file(out)
     key = lambda: {"sources": sources, "limit_docs": limit_docs, "val_fraction": cfg.val_fraction,
                    "tokenizer": hashlib.sha256(tok_path.read_bytes()).hexdigest()}
     if tok_path.exists() and read_meta(data_dir).get("key") == key():
@@ -119,7 +121,8 @@ def prepare_run(cfg: TrainConfig, sources: list[str], out: Path, init_from: Path
         print(f"training a {cfg.vocab_size}-piece tokenizer on {len(docs)} documents",
               file=sys.stderr, flush=True)
         train_tokenizer((document_text(d) for d in docs), cfg.vocab_size, tok_path)
-    meta = prepare(docs, Tokenizer(tok_path), data_dir, cfg.val_fraction, key())
+    template = template_for(out) if template_name(out) else None  # chats as the model was tuned
+    meta = prepare(docs, load_tokenizer(tok_path), data_dir, cfg.val_fraction, key(), template)
     if meta["train"]["tokens"] < cfg.block_size + 2 or meta["val"]["tokens"] < cfg.block_size + 2:
         raise LMError(f"corpus too small: {meta['train']['tokens']} train and "
                       f"{meta['val']['tokens']} validation tokens for a block of {cfg.block_size}")
@@ -147,7 +150,7 @@ class Trainer:
                  device: torch.device, dtype: torch.dtype, seed: int, d: Dist, compile: bool,
                  peak_tflops: float | None):
         self.cfg, self.sources, self.out, self.model = cfg, sources, out, model.to(device)
-        self.tok_path = out / checkpoint.TOKENIZER
+        self.tok_path = tokenizer_file(out)
         self.device, self.dtype, self.seed, self.d = device, dtype, seed, d
         self.train_data = TokenFile.open(out / "data", "train")
         self.val_data = TokenFile.open(out / "data", "val")
@@ -306,7 +309,7 @@ def train(cfg: TrainConfig, sources: list[str], out: Path, *, resume=False, init
         if resume:
             model = checkpoint.load_model(out).train()
         else:
-            model = build_model(cfg, Tokenizer(out / checkpoint.TOKENIZER), init_from, seed)
+            model = build_model(cfg, load_tokenizer(out), init_from, seed)
         trainer = Trainer(cfg, sources, out, model, dev, pick_dtype(dev, precision), seed, d,
                           compile, peak_tflops)
         if resume:

@@ -18,7 +18,7 @@ from . import native
 from .chat import Template
 from .model import Llama
 from .scheduler import Ending, Job, Scheduler
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, load_tokenizer
 
 
 @dataclass
@@ -92,7 +92,7 @@ def serve(conn, spec: WorkerSpec) -> None:
 
 
 def _build(spec: WorkerSpec) -> tuple[Llama, Tokenizer]:
-    tok = Tokenizer(spec.tokenizer)
+    tok = load_tokenizer(spec.tokenizer)
     if spec.model is not None:
         return spec.model, tok
     from .checkpoint import load_for_inference

@@ -16,7 +16,7 @@ from bot.store import Archive, Database
 from lm.checkpoint import save_model
 from lm.clean import document_text, load_corpus
 from lm.model import Llama, ModelConfig
-from lm.tokenizer import Tokenizer, train_tokenizer
+from lm.tokenizer import load_tokenizer, train_tokenizer
 
 CONTEXT = 256
 
@@ -46,7 +46,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     # A random model may end an answer at its first token (a stop token among the top 50
     # it samples from), which would make tests that watch an answer stream depend on the
     # worker's random seed. A zero logit sits mid-distribution, out of the top 50.
-    tok = Tokenizer(tok_path)
+    tok = load_tokenizer(tok_path)
     with torch.no_grad():
         model.lm_head.weight[[tok.eos_id, *tok.roles.values()]] = 0.0
     save_model(model, tok_path, out)

@@ -6,7 +6,7 @@ from bot.chat.context import assemble, fetch_history, fit
 from bot.core.messages import Incoming
 from bot.model import TURN_OVERHEAD
 from bot.store import ArchivedMessage
-from lm.tokenizer import Tokenizer
+from lm.tokenizer import load_tokenizer
 
 BOT = 1
 PERSONA = "You are the helper of Juniper and Pine."
@@ -14,7 +14,7 @@ PERSONA = "You are the helper of Juniper and Pine."
 
 @pytest.fixture(scope="module")
 def count(tiny_model_dir):
-    tok = Tokenizer(tiny_model_dir / "tokenizer.model")
+    tok = load_tokenizer(tiny_model_dir / "tokenizer.model")
     return lambda text: len(tok.encode(text))
 
 

@@ -9,7 +9,7 @@ import pytest
 from bot.model import Busy, ChatRequest, LocalModel, ModelError
 from lm.checkpoint import TOKENIZER, load_model
 from lm.engine import Engine
-from lm.tokenizer import Tokenizer
+from lm.tokenizer import load_tokenizer
 
 from ..lm.test_engine import GatedLlama
 
@@ -63,7 +63,7 @@ async def test_leaving_the_stream_stops_the_worker_early(tiny_model_dir):
     leaves at the first delta, and the worker is let go only once the cancel is in its pipe,
     so it reads it at its next step: the answer is cut short however fast the machine."""
     gate = GatedLlama(load_model(tiny_model_dir))
-    engine = Engine(gate, Tokenizer(tiny_model_dir / TOKENIZER), slots=1)
+    engine = Engine(gate, load_tokenizer(tiny_model_dir / TOKENIZER), slots=1)
     model = LocalModel(engine)
     try:
         gate.allow(16)

@@ -13,7 +13,7 @@ import torch
 from lm.checkpoint import save_model
 from lm.clean import document_text, load_corpus
 from lm.model import Llama, ModelConfig
-from lm.tokenizer import Tokenizer, train_tokenizer
+from lm.tokenizer import load_tokenizer, train_tokenizer
 
 MIXED = [
     "Hello there! The linen shirt runs large; I'd size down.",
@@ -48,8 +48,8 @@ def tokenizer_path(tmp_path_factory, corpus) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tokenizer(tokenizer_path) -> Tokenizer:
-    return Tokenizer(tokenizer_path)
+def tokenizer(tokenizer_path):
+    return load_tokenizer(tokenizer_path)
 
 
 def tiny_config(**kw) -> ModelConfig:

@@ -10,7 +10,7 @@ from lm.chat import LM_CHAT_TEMPLATE, TEMPLATES, template_for, template_name
 from lm.checkpoint import save_model
 from lm.errors import LMError
 from lm.model import Llama
-from lm.tokenizer import Tokenizer
+from lm.tokenizer import load_tokenizer
 
 from .conftest import tiny_config
 
@@ -41,7 +41,7 @@ HISTORY = [("user", "Hi, is the linen shirt true to size?"), ("assistant", " It 
 
 
 @pytest.fixture(scope="module")
-def plain_tokenizer(tmp_path_factory, corpus) -> Tokenizer:
+def plain_tokenizer(tmp_path_factory, corpus):
     """Like TinyLlama's: no role tags; here with ChatML's tags as control symbols."""
     proto = io.BytesIO()
     spm.SentencePieceTrainer.train(
@@ -51,7 +51,7 @@ def plain_tokenizer(tmp_path_factory, corpus) -> Tokenizer:
         control_symbols=["<|im_start|>", "<|im_end|>"], minloglevel=2, num_threads=1)
     path = tmp_path_factory.mktemp("plain") / "tokenizer.model"
     path.write_bytes(proto.getvalue())
-    return Tokenizer(path)
+    return load_tokenizer(path)
 
 
 def rendered(tok, parts) -> str:

@@ -288,7 +288,7 @@ def test_sentencepiece_vocabulary_becomes_a_tokenizer_model_our_loader_reads(tmp
 
     from lm.checkpoint import load_model
     from lm.sample import SamplingParams, generate_ids
-    from lm.tokenizer import Tokenizer
+    from lm.tokenizer import load_tokenizer
 
     from .conftest import MIXED as LINES
     path = write_gguf(tmp_path / "spm.gguf", spm_model=tokenizer_path)
@@ -303,7 +303,7 @@ def test_sentencepiece_vocabulary_becomes_a_tokenizer_model_our_loader_reads(tmp
         (orig.bos_id(), orig.eos_id(), orig.unk_id(), orig.pad_id())
     tok_cfg = json.loads((tmp_path / "hf" / "tokenizer_config.json").read_text())
     assert tok_cfg["add_bos_token"] is True and tok_cfg["bos_token"] == "<s>"
-    assert Tokenizer(tmp_path / "hf" / "tokenizer.model").has_role_tags
+    assert load_tokenizer(tmp_path / "hf" / "tokenizer.model").has_role_tags
 
     model = load_model(tmp_path / "hf")
     theirs = reference(path)

@@ -17,6 +17,7 @@ from lm.checkpoint import describe, load_model
 from lm.cli import main
 from lm.errors import LMError
 from lm.sample import SamplingParams, generate_ids
+from lm.tokenizer import load_tokenizer
 
 from .test_chat import ZEPHYR
 
@@ -35,17 +36,27 @@ CASES = {
     "sharded": dict(tie_word_embeddings=False),
     "mistral": dict(sliding_window=None),
     "mistral-wide-window": dict(sliding_window=128),
+    # Qwen2.5's shape: q/k/v biases (made large below: transformers initialises them to zero),
+    # theta 1e6, tied at the small sizes; its default config keeps sliding windows off.
+    "qwen2": dict(tie_word_embeddings=True, rope_theta=1e6),
+    "qwen2-untied": dict(tie_word_embeddings=False, rms_norm_eps=1e-6),
 }
+CONFIG_CLASSES = {"mistral": "MistralConfig", "qwen2": "Qwen2Config"}
 
 
 def hf_model(name: str):
     kw = CASES[name]
-    cls = transformers.MistralConfig if name.startswith("mistral") else transformers.LlamaConfig
+    cls = getattr(transformers, CONFIG_CLASSES.get(name.split("-")[0], "LlamaConfig"))
     cfg = cls(vocab_size=640, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
               num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=128,
               initializer_range=0.2, **kw)
     torch.manual_seed(0)
-    return transformers.AutoModelForCausalLM.from_config(cfg).eval()
+    hf = transformers.AutoModelForCausalLM.from_config(cfg).eval()
+    with torch.no_grad():
+        for module in hf.modules():
+            if isinstance(module, torch.nn.Linear) and module.bias is not None:
+                module.bias.normal_(0, 2.0)
+    return hf
 
 
 def save(hf, folder, tokenizer_path, name: str):
@@ -155,8 +166,8 @@ def edit_config(d, **changes):
 @pytest.mark.parametrize("case, match", [
     ("pickle-bin", "found pytorch_model.bin: convert it to safetensors; pickle is never loaded"),
     ("pickle-pt", "found consolidated.00.pt: convert it to safetensors"),
-    ("model-type", "unsupported model_type 'gpt_neox' (supported: llama, mistral)"),
-    ("no-tokenizer", "has no tokenizer.model"),
+    ("model-type", "unsupported model_type 'gpt_neox' (supported: llama, mistral, qwen2)"),
+    ("no-tokenizer", "has no tokenizer.model or tokenizer.json"),
     ("kv-shape", ("tensor model.layers.0.self_attn.k_proj.weight has shape [16, 48], "
                   "config.json implies [24, 48]")),
     ("truncated", "model.safetensors is not a readable safetensors file"),
@@ -197,7 +208,7 @@ def test_refusals_are_clear(saved, tmp_path, case, match):
     elif case == "bias":
         edit_config(d, attention_bias=True)
     with pytest.raises(LMError) as e:
-        load_model(d)
+        load_tokenizer(d) if case == "no-tokenizer" else load_model(d)
     assert match in str(e.value) and "\n" not in str(e.value)
     if case == "sliding-window":  # what the message suggests works
         assert load_model(d, max_context=32).config.max_position_embeddings == 32
@@ -213,3 +224,21 @@ def test_info_and_chat_generate_work_alike_for_imported_and_own_folders(saved, t
         assert main(["generate", "--model", str(folder), "--prompt", "hi", "--chat", "--system", "Be brief.",
                      "--temperature", "0", "--max-new-tokens", "6"]) == 0
         assert capsys.readouterr().out.endswith("\n")
+
+
+@torch.no_grad()
+def test_qwen2_biases_load_and_survive_int8_serving(saved):
+    """The biases are read (a model without them would be far off) and kept, in fp32, by
+    the int8 serving path's fused q/k/v matmul."""
+    from lm.checkpoint import load_for_inference
+    hf, folder = saved["qwen2"]
+    assert load_model(folder).model.layers[0].self_attn.k_proj.bias is not None
+    served, precision = load_for_inference(folder, "cpu", "int8")
+    x = torch.randint(3, 640, (1, 24))
+    theirs = hf(x).logits
+    assert (served(x).float().argmax(-1) == theirs.argmax(-1)).float().mean() > 0.9
+    unbiased = load_model(folder)
+    for layer in unbiased.model.layers:
+        for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+            proj.bias.zero_()
+    assert (unbiased(x) - theirs).abs().max() > 10 * (served(x).float() - theirs).abs().max()

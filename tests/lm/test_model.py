@@ -6,6 +6,7 @@ import torch
 from lm.checkpoint import load_model, save_model
 from lm.errors import LMError
 from lm.model import Llama, ModelConfig
+from lm.tokenizer import load_tokenizer
 
 from .conftest import tiny_config
 
@@ -119,8 +120,8 @@ def test_checkpoint_refusals(tmp_path, tokenizer_path):
         load_model(tmp_path / "absent")
     d = variant("no_tok")
     (d / "tokenizer.model").unlink()
-    with pytest.raises(LMError, match="no tokenizer.model"):
-        load_model(d)
+    with pytest.raises(LMError, match="has no tokenizer.model or tokenizer.json"):
+        load_tokenizer(d)
     d = variant("pickle")
     (d / "model.safetensors").rename(d / "pytorch_model.bin")
     with pytest.raises(LMError, match="pytorch_model.bin: convert it to safetensors"):

@@ -1,7 +1,7 @@
 import pytest
 
 from lm.errors import LMError
-from lm.tokenizer import BOS, EOS, PAD, ROLE_TAGS, Tokenizer, train_tokenizer
+from lm.tokenizer import BOS, EOS, PAD, ROLE_TAGS, load_tokenizer, train_tokenizer
 
 from .conftest import MIXED
 
@@ -52,4 +52,4 @@ def test_not_a_tokenizer_file(tmp_path):
     bad = tmp_path / "tokenizer.model"
     bad.write_bytes(b"\x00\x01garbage")
     with pytest.raises(LMError, match="not a sentencepiece model"):
-        Tokenizer(bad)
+        load_tokenizer(bad)
