@@ -119,7 +119,7 @@ async def _console(settings: Settings, model_dir: Path, mods: frozenset[str]) ->
 
     db = await runtime.open_database(settings)  # a bad database fails before the model loads
     try:
-        model = await runtime.load_model(model_dir)
+        model = await runtime.load_model(model_dir, settings.model_template)
     except BaseException:
         await db.close()
         raise

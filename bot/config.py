@@ -61,6 +61,7 @@ class Settings:
     database_path: Path
     data_dir: Path
     model_dir: Path | None
+    model_template: str | None  # MODEL_TEMPLATE: overrides the folder's chat template
     answer_channels: AnswerChannels
     dev_guild_id: int | None
     modlog_default: int | str | None  # MODLOG_CHANNEL: an id or a name; /settings modlog wins
@@ -107,6 +108,7 @@ def load_settings(
         database_path=get("DATABASE_PATH", _file_path, data_dir / "bot.db"),
         data_dir=data_dir,
         model_dir=get("MODEL_DIR", _existing_directory, None),
+        model_template=get("MODEL_TEMPLATE", _template, None),
         answer_channels=get("ANSWER_CHANNELS", _answer_channels, AnswerChannels()),
         dev_guild_id=get("DEV_GUILD_ID", _snowflake, None),
         modlog_default=get("MODLOG_CHANNEL", _channel, None),
@@ -249,6 +251,14 @@ def _features(key: str, raw: str) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise ConfigError(f"{key}: a feature is listed twice in {_show(raw)}")
     return names
+
+
+def _template(key: str, raw: str) -> str:
+    from lm.chat import TEMPLATES
+
+    if raw not in TEMPLATES:
+        raise ConfigError(f"{key}: expected one of {', '.join(TEMPLATES)}, got {_show(raw)}")
+    return raw
 
 
 def _log_level(key: str, raw: str) -> str:

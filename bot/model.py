@@ -20,10 +20,6 @@ from typing import Protocol
 log = logging.getLogger(__name__)
 
 ROLES = ("system", "user", "assistant")
-# Tokens the chat template adds: BOS and the final <|assistant|> per prompt, and the role
-# tag and <|end|> around every turn. Context budgeting counts them exactly.
-PROMPT_OVERHEAD = 2
-TURN_OVERHEAD = 2
 
 
 class Busy(Exception):
@@ -58,12 +54,16 @@ class ChatRequest:
 
 
 class ChatModel(Protocol):
-    """What chat code needs from a model: a context size, a token counter and generation."""
+    """What chat code needs from a model: a context size, token counters and generation.
+    ``count_prompt`` is exact: the prompt's length through the model's own chat template;
+    ``count_tokens`` (one text alone) is for cutting a text to size."""
 
     @property
     def context_window(self) -> int: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+    def count_prompt(self, messages: Sequence[tuple[str, str]]) -> int: ...
 
     def stream(self, request: ChatRequest) -> AsyncIterator[str]: ...
 
@@ -81,21 +81,23 @@ class LocalModel:
     """
 
     def __init__(self, engine) -> None:
-        if not engine.tok.has_role_tags:
-            raise ModelError(f"{engine.tok.path} has no chat role tags: train the model with the "
-                             "lm toolkit, or fine-tune one with lm train --init-from")
+        if engine.template is None:
+            raise ModelError(f"{engine.tok.path.parent} has no recognisable chat template in its "
+                             "tokenizer_config.json: set MODEL_TEMPLATE (lm, zephyr, llama2, "
+                             "chatml or llama3)")
         self._engine = engine.start()
 
     @classmethod
     def load(cls, model_dir: Path, device: str = "auto", slots: int = 8,
-             queue_size: int = 16) -> LocalModel:
+             queue_size: int = 16, template: str | None = None) -> LocalModel:
         """Load weights and tokenizer (blocking: call before the loop or via ``to_thread``).
-        ``queue_size`` bounds the requests in flight, generating or waiting."""
+        ``queue_size`` bounds the requests in flight, generating or waiting; ``template``
+        overrides the chat template the folder asks for."""
         from lm.engine import Engine
 
         slots = min(slots, queue_size)
         return cls(Engine.from_dir(Path(model_dir), device=device, slots=slots,
-                                   max_queue=queue_size - slots))
+                                   max_queue=queue_size - slots, template=template))
 
     @property
     def context_window(self) -> int:
@@ -107,6 +109,9 @@ class LocalModel:
 
     def count_tokens(self, text: str) -> int:
         return len(self._engine.tok.encode(text))
+
+    def count_prompt(self, messages: Sequence[tuple[str, str]]) -> int:
+        return self._engine.count_prompt(messages)
 
     async def complete(self, request: ChatRequest) -> str:
         async with contextlib.aclosing(self.stream(request)) as deltas:

@@ -70,7 +70,7 @@ async def open_database(settings: Settings) -> Database:
     return db
 
 
-async def load_model(model_dir: Path) -> LocalModel:
+async def load_model(model_dir: Path, template: str | None = None) -> LocalModel:
     """Start the model's engine on a thread: its worker loads hundreds of MB, and waiting
     for that must not stall the loop.
 
@@ -78,7 +78,7 @@ async def load_model(model_dir: Path) -> LocalModel:
     the load to end and then closes the model: no engine worker outlives the bot.
     """
     log.info("loading the model from %s", model_dir)
-    task = asyncio.ensure_future(asyncio.to_thread(LocalModel.load, model_dir))
+    task = asyncio.ensure_future(asyncio.to_thread(LocalModel.load, model_dir, template=template))
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:

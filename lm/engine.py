@@ -190,6 +190,14 @@ class Engine:
 
     # -- requests ---------------------------------------------------------------------
 
+    def count_prompt(self, messages: Sequence[tuple[str, str]]) -> int:
+        """The exact prompt length of chat `messages` through this model's own template,
+        generation prompt included: what the worker will encode (thread-safe; the
+        tokenizer is only read)."""
+        if self.template is None:
+            raise BadRequest("this model has no chat template")
+        return len(self.template.encode(self.tok, messages))
+
     def _submit(self, req: Request) -> _Handle:
         loop = asyncio.get_running_loop()
         with self._lock:

@@ -1,7 +1,10 @@
 """Prompt assembly: what the model sees, fitted to its context window.
 
-The budget is the context window minus the answer's ``max_new_tokens`` minus the
-template's fixed tokens. Two parts are always kept: the system turn (persona plus the
+The budget is the context window minus the answer's ``max_new_tokens``, and the prompt is
+counted exactly, through the model's own chat template (``count_prompt``): whatever BOS,
+role headers and end-of-turn tokens that template adds. Choosing turns uses an estimate
+(each text's tokens plus the template's measured cost per turn), and the exact count has
+the last word: the least relevant history turns are dropped until it fits. Two parts are always kept: the system turn (persona plus the
 member's profile) and the message being answered. If they overflow, the message is first
 cut to half the budget (keeping its end, where the question usually is), then the oldest
 facts go, and only then is the persona cut; so neither a huge message nor a huge persona
@@ -22,12 +25,13 @@ from collections.abc import Callable, Sequence
 from bot.core.messages import Incoming
 from bot.chat.memory import render_profile
 from bot.core.text import clean_text
-from bot.model import PROMPT_OVERHEAD, TURN_OVERHEAD
 from bot.store import Archive, ArchivedMessage
 
 NAMES_NOTE = "Members' messages start with their name."
 TURN_CHARS = 800  # one history message in the prompt; longer ones are cut
-MAX_PIECE_CHARS = 16  # sentencepiece's default max_piece_length
+# sentencepiece's default max_piece_length; a byte-level BPE token can be longer, and then
+# the tail below merely holds fewer tokens than it could.
+MAX_PIECE_CHARS = 16
 
 
 def user_turn(name: str, content: str) -> str:
@@ -63,11 +67,16 @@ def assemble(
     bot_user_id: int,
     budget: int,
     count: Callable[[str], int],
+    count_prompt: Callable[[Sequence[tuple[str, str]]], int],
 ) -> list[tuple[str, str]]:
     """Build the chat messages for one answer; see the module docstring for the rules."""
+    pair = [("user", "x"), ("assistant", "x")]  # roles alternate: llama2 joins a run of one role
+    per_turn = max((count_prompt(pair * 2) - count_prompt(pair)) // 2 - count("x"), 0)
+    budget_in = budget
+    budget -= count_prompt([])  # BOS and the generation prompt
 
     def cost(text: str) -> int:
-        return count(text) + TURN_OVERHEAD
+        return count(text) + per_turn
 
     facts = list(facts)
     system = system_prompt(persona, render_profile(name, facts))
@@ -82,7 +91,7 @@ def assemble(
         facts.pop(0)
         system = system_prompt(persona, render_profile(name, facts))
     if cost(system) + cost(question) > budget:
-        system = fit(system, max(budget - cost(question), 0) - TURN_OVERHEAD, count)
+        system = fit(system, max(budget - cost(question) - per_turn, 0), count)
 
     remaining = budget - cost(system) - cost(question)
     chosen: dict[int, tuple[str, str]] = {}
@@ -96,8 +105,33 @@ def assemble(
                 break
             chosen[message.message_id] = turn
             remaining -= needed
-    turns = [chosen[key] for key in sorted(chosen)]
-    return [("system", system), *turns, ("user", question)]
+    return _exact_fit(system, question, list(chosen.items()), budget_in, count, count_prompt)
+
+
+def _exact_fit(system: str, question: str, chosen: list[tuple[int, tuple[str, str]]], budget: int,
+               count: Callable[[str], int],
+               count_prompt: Callable[[Sequence[tuple[str, str]]], int]) -> list[tuple[str, str]]:
+    """The most history turns, in the order they were chosen (most relevant first), whose
+    prompt fits by the template's exact count: a binary search, since each count encodes
+    the whole prompt. Then, rarely (the estimate was off on the two kept turns), the
+    system turn is cut by the excess."""
+
+    def prompt(k: int) -> list[tuple[str, str]]:
+        turns = [turn for _, turn in sorted(chosen[:k])]  # back in time order
+        return [("system", system), *turns, ("user", question)]
+
+    low, high = 0, len(chosen)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if count_prompt(prompt(mid)) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    messages = prompt(low)
+    while (excess := count_prompt(messages) - budget) > 0 and messages[0][1]:
+        system = messages[0][1]
+        messages[0] = ("system", fit(system, max(count(system) - excess, 0), count))
+    return messages
 
 
 def _turn(message: ArchivedMessage, bot_user_id: int) -> tuple[str, str]:
@@ -127,4 +161,4 @@ async def fetch_history(
 
 
 def budget_for(context_window: int, max_new_tokens: int) -> int:
-    return context_window - max_new_tokens - PROMPT_OVERHEAD
+    return context_window - max_new_tokens

@@ -154,6 +154,7 @@ class ChatService:
             bot_user_id=self.bot_user_id,
             budget=budget_for(self._model.context_window, self._max_new_tokens),
             count=self._model.count_tokens,
+            count_prompt=self._model.count_prompt,
         )
         return ChatRequest(messages=messages, max_new_tokens=self._max_new_tokens,
                            deadline=time.monotonic() + REPLY_DEADLINE_S)

@@ -67,7 +67,7 @@ class ShopBot(commands.Bot):
         self.add_dynamic_items(Routed)
         db = await runtime.open_database(self.settings)
         try:
-            model = await runtime.load_model(self.model_dir)
+            model = await runtime.load_model(self.model_dir, self.settings.model_template)
         except BaseException:
             await db.close()
             raise

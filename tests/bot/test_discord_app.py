@@ -106,7 +106,7 @@ async def test_stopping_while_setup_hook_loads_the_model_closes_what_it_opened(t
     model = MagicMock()
     model.close = AsyncMock()
 
-    def slow_load(model_dir):
+    def slow_load(model_dir, template=None):
         started.set()
         release.wait(30)
         return model

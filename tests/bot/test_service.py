@@ -182,6 +182,9 @@ class FailingModel:
     def count_tokens(self, text):
         return len(text.split())
 
+    def count_prompt(self, messages):
+        return sum(self.count_tokens(content) + 2 for _, content in messages)
+
     async def _fail(self):
         yield "Our return policy"
         raise ModelError("generation failed")
