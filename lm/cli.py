@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--vocab-size", type=int, help="tokenizer size when one is trained")
     p.add_argument("--eval-interval", type=int)
+    p.add_argument("--val-fraction", type=float, help="share of documents held out for validation")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--init-from", type=Path, metavar="DIR", help="fine-tune this Llama folder")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -83,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="fp32", choices=["auto", "bf16", "fp32"])
     p.add_argument("--context", type=_positive, help="score in windows of this many tokens "
                    "(default: the model's context)")
+    p.add_argument("--split", choices=["all", "train", "val"], default="all",
+                   help="score only the documents `lm train` trains on or holds out")
+    p.add_argument("--val-fraction", type=float, default=0.02,
+                   help="with --split: the held-out share the training run used (default 0.02)")
 
     p = sub.add_parser("bench", help="serving speed against transformers (JSON)")
     p.add_argument("--model", type=Path, required=True)
@@ -109,14 +114,16 @@ def cmd_train(a) -> None:
     from .presets import preset
     from .train import train
     for flag in ("batch_size", "block_size", "grad_accum", "max_steps", "max_minutes",
-                 "learning_rate", "vocab_size", "eval_interval"):
+                 "learning_rate", "vocab_size", "eval_interval", "val_fraction"):
         value = getattr(a, flag)
         if value is not None and value <= 0:
             raise LMError(f"--{flag.replace('_', '-')} must be positive, got {value}")
+    if a.val_fraction is not None and a.val_fraction >= 1:
+        raise LMError(f"--val-fraction must be below 1, got {a.val_fraction}")
     cfg = preset(a.preset, max_steps=a.max_steps, max_minutes=a.max_minutes,
                  batch_size=a.batch_size, block_size=a.block_size, grad_accum=a.grad_accum,
                  learning_rate=a.learning_rate, vocab_size=a.vocab_size,
-                 eval_interval=a.eval_interval)
+                 eval_interval=a.eval_interval, val_fraction=a.val_fraction)
     result = train(cfg, a.data, a.out, resume=a.resume, init_from=a.init_from, device=a.device,
                    precision=a.precision, seed=a.seed, compile=a.compile,
                    limit_docs=a.limit_docs, peak_tflops=a.peak_tflops)
@@ -164,11 +171,16 @@ def cmd_eval(a) -> None:
     from .clean import load_corpus
     from .device import pick_device, pick_dtype
     from .chat import template_for, template_name
+    from .data import is_validation
     from .evaluate import evaluate
     from .tokenizer import load_tokenizer
     device = pick_device(a.device)
     model = load_model(a.model, device=device)
     docs = load_corpus(a.data, limit=a.limit_docs)
+    if a.split != "all":
+        docs = [d for d in docs if is_validation(d, a.val_fraction) == (a.split == "val")]
+        if not docs:
+            raise LMError(f"no {a.split} documents in these sources at --val-fraction {a.val_fraction}")
     template = template_for(a.model) if template_name(a.model) else None
     result = evaluate(model, load_tokenizer(a.model), docs, device,
                       pick_dtype(device, a.precision), template=template, context=a.context)

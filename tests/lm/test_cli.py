@@ -37,6 +37,19 @@ def test_eval_prints_one_json_object(model_dir, corpus):
     assert out["bits_per_byte"] == pytest.approx(out["loss"] * out["tokens"] / 0.693147 / out["bytes"], rel=1e-4)
 
 
+def test_eval_scores_one_split_as_training_held_it_out(model_dir, corpus):
+    def score(*extra):
+        r = run_cli("eval", "--model", model_dir, "--data", corpus, *extra)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+    everything, val = score(), score("--split", "val", "--val-fraction", 0.3)
+    train_part = score("--split", "train", "--val-fraction", 0.3)
+    assert val["bytes"] + train_part["bytes"] == everything["bytes"] and 0 < val["bytes"] < train_part["bytes"]
+    assert score("--context", 16)["tokens"] == everything["tokens"]
+    one_line_error(run_cli("train", "--data", corpus, "--out", model_dir, "--val-fraction", 1.5),
+                   "--val-fraction must be below 1")
+
+
 def test_bench_prints_the_keys_results_are_compared_by(model_dir):
     pytest.importorskip("transformers")
     r = run_cli("bench", "--model", model_dir, "--concurrency", "2", "--repeats", 1, "--new-tokens", 8)

@@ -70,6 +70,39 @@ def test_init_from_fine_tunes_an_existing_checkpoint(tmp_path, corpus, tokenizer
     assert first < read_log(base / "log.jsonl")[0]["loss"] - 0.3, "starts from the trained weights"
 
 
+def test_init_from_a_tokenizer_json_chat_model_trains_chats_through_its_template(tmp_path):
+    """A SmolLM2-like folder (byte-level BPE tokenizer.json, ChatML, no BOS): the tokenizer and
+    template come along, chats are encoded as the model was tuned (ChatML, one EOS), and
+    the fine-tuned folder loads and scores like any other."""
+    from lm.chat import TEMPLATES
+    from lm.data import TokenFile, encode_document
+    from lm.gguf_import import import_gguf
+    from lm.sources import Chat
+    from lm.tokenizer import load_tokenizer
+    from .test_gguf import write_gguf
+    base = tmp_path / "base"
+    import_gguf(write_gguf(tmp_path / "chat.gguf"), base, progress=False)
+    chats = tmp_path / "chats.jsonl"
+    chats.write_text("\n".join(
+        '{"messages": [{"role": "user", "content": "Is the linen shirt true to size? %d"}, '
+        '{"role": "assistant", "content": "It runs large; size down."}]}' % i for i in range(60)) + "\n")
+    tuned = tmp_path / "tuned"
+    result = train(preset("finetune", max_steps=3, block_size=32, eval_interval=3, eval_windows=2),
+                   [str(chats)], tuned, init_from=base)
+    assert math.isfinite(result["val_bpb"])
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        assert (tuned / name).read_bytes() == (base / name).read_bytes()
+    assert not (tuned / "tokenizer.model").exists()
+    tok = load_tokenizer(tuned)
+    doc = Chat((("user", "hi"), ("assistant", "hello")))
+    ids = encode_document(tok, doc, TEMPLATES["chatml"])
+    assert ids == TEMPLATES["chatml"].encode(tok, doc.messages, add_generation_prompt=False)
+    assert ids.count(tok.eos_id) == 2 and ids[0] == tok.control_id("<|im_start|>")  # no BOS, no extra EOS
+    data = TokenFile.open(tuned / "data", "train")
+    assert tok.control_id("<|im_start|>") in set(data.tokens[:200].tolist())
+    assert load_model(tuned).config.vocab_size == tok.vocab_size
+
+
 def test_ctrl_c_then_resume_equals_an_uninterrupted_run(tmp_path, corpus, tokenizer_path):
     # The interrupted run's step budget is out of reach, so Ctrl-C lands mid-run on any
     # machine. It stops at the step after the signal, wherever that is; the run resumes with
