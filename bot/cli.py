@@ -1,9 +1,16 @@
-"""``python -m bot``: run the bot (Discord or console), migrate, or back up.
+"""``python -m bot``: run the bot (Discord or console), migrate, back up, or manage the
+knowledge base.
 
     python -m bot                  Discord when DISCORD_TOKEN is set, else the console
     python -m bot console [--mods a,b] [--model DIR | --train-default] [--db PATH]
     python -m bot migrate [--db PATH]
     python -m bot backup PATH [--db PATH]
+    python -m bot kb import FILE [--guild ID] [--replace] [--db PATH]
+    python -m bot kb list [--guild ID] [--db PATH]
+    python -m bot kb search QUERY [--guild ID] [--limit N] [--db PATH]
+
+The ``kb`` commands print JSON lines (one object per line), so a shop can read them or pipe
+them to ``jq``. Without ``--guild`` they work on the console's demo guild.
 
 Problems an operator can fix (a bad setting, an unusable database or model folder) print
 one line and exit with status 2; anything else is a bug and keeps its traceback.
@@ -14,11 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 import sys
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.kb import KBError
 from bot.store import StoreError
 from lm.errors import LMError
 
@@ -51,7 +60,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backup", help="write a consistent copy of the database, even while it runs")
     p.add_argument("path", type=Path)
     common(p, model=False)
+    kb = sub.add_parser("kb", help="import, list and search the shop knowledge base").add_subparsers(
+        dest="kb_command", required=True)
+    p = kb.add_parser("import", help="import a catalog (.csv, .json) or FAQ (.md, .csv) file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--replace", action="store_true",
+                   help="also remove the guild's entries of the file's kinds that it no longer holds")
+    p = kb.add_parser("list", help="what the knowledge base holds: counts by kind, then each entry")
+    p = kb.add_parser("search", help="the entries a question finds, best first, with their scores")
+    p.add_argument("query")
+    p.add_argument("--limit", type=_positive, default=5, metavar="N", help="at most N entries (default 5)")
+    for p in kb.choices.values():
+        p.add_argument("--guild", type=_positive, metavar="ID",
+                       help="Discord server id (default: the console's demo guild)")
+        common(p, model=False)
     return ap
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             return _migrate(settings)
         if command == "backup":
             return _backup(settings, args.path)
+        if command == "kb":
+            return asyncio.run(_kb(settings, args))
         if command == "discord" and settings.discord_token is None:
             raise ConfigError("DISCORD_TOKEN: not set; put the bot token in .env or the "
                               "environment (see README.md), or run `python -m bot console`")
@@ -84,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         mods = frozenset(m.strip() for m in getattr(args, "mods", "").split(",") if m.strip())
         asyncio.run(_console(settings, model_dir, mods))
         return 0
-    except (ConfigError, StoreError, LMError) as exc:
+    except (ConfigError, StoreError, KBError, LMError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -114,6 +149,43 @@ def _backup(settings: Settings, dest: Path) -> int:
     asyncio.run(backup(settings.database_path, dest))
     print(f"backed up {settings.database_path} to {dest}")
     return 0
+
+
+async def _kb(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console.world import GUILD_ID
+    from bot.kb import KnowledgeBase
+    from bot.store import Database
+
+    guild = args.guild or GUILD_ID
+    db = await Database.open(settings.database_path)
+    try:
+        kb = KnowledgeBase(db)
+        if args.kb_command == "import":
+            summary = await kb.import_file(guild, args.file, replace=args.replace)
+            _print_json({"file": str(args.file), "guild": guild, **dataclasses.asdict(summary)})
+        elif args.kb_command == "list":
+            listing = await kb.listing(guild)
+            _print_json({"guild": guild, "counts": listing.counts})
+            for stored in listing.entries:
+                _print_json(_entry_json(stored))
+        else:
+            for rank, stored in enumerate(await kb.search(guild, args.query, args.limit), start=1):
+                _print_json({"rank": rank, "score": round(stored.score, 3), **_entry_json(stored)})
+    finally:
+        await db.close()
+    return 0
+
+
+def _entry_json(stored) -> dict:
+    entry = stored.entry
+    out = {"kind": entry.kind, "key": entry.key, "title": entry.title}
+    if entry.kind == "product":
+        out |= {"price": entry.price, "currency": entry.currency, "in_stock": entry.in_stock}
+    return out | {"source": stored.source}
+
+
+def _print_json(obj: dict) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
 
 
 async def _console(settings: Settings, model_dir: Path, mods: frozenset[str]) -> None:

@@ -18,8 +18,10 @@ SAMPLES = {
     1: (
         [
             "INSERT INTO members VALUES (1, 42, 'Ana', 1000, 2000, 0)",
-            "INSERT INTO products (id, guild_id, sku, name, created_at, updated_at) "
-            "VALUES (7, 1, 'SOCK-1', 'Wool socks', 1000, 1000)",
+            "INSERT INTO products (id, guild_id, sku, name, price_cents, created_at, updated_at) "
+            "VALUES (7, 1, 'SOCK-1', 'Wool socks', 1250, 1000, 1000)",
+            "INSERT INTO faq (guild_id, question, answer, created_at, updated_at) "
+            "VALUES (1, ' Do you ship to Norway? ', 'Yes, in a week.', 1000, 1000)",
             "INSERT INTO member_facts (guild_id, user_id, kind, value, created_at, updated_at) "
             "VALUES (1, 42, 'size', 'M', 1000, 1000)",
             "INSERT INTO messages (message_id, guild_id, channel_id, author_id, content, created_at) "
@@ -34,7 +36,11 @@ SAMPLES = {
             ("SELECT content FROM messages WHERE message_id = 900", ("do you ship to Norway?",)),
             ("SELECT guild_id, content FROM messages WHERE message_id = 901", (0, "is my order late?")),
             ("SELECT display_name FROM members WHERE guild_id = 0 AND user_id = 43", ("Bo",)),
-            ("SELECT rowid FROM products_fts WHERE products_fts MATCH 'wool'", (7,)),
+            # Version 4 moves products and faq into the knowledge base.
+            ("SELECT e.key, e.title, e.price, e.price_cents FROM kb_fts JOIN kb_entries e "
+             "ON e.id = kb_fts.rowid WHERE kb_fts MATCH 'wool'", ("SOCK-1", "Wool socks", "12.50", 1250)),
+            ("SELECT kind, key, body FROM kb_entries WHERE title LIKE '%Norway%'",
+             ("faq", "do you ship to norway", "Yes, in a week.")),
         ],
     ),
     2: (
@@ -66,6 +72,16 @@ SAMPLES = {
         [
             ("SELECT answered_user_id FROM messages WHERE message_id = 960", (42,)),
             ("SELECT count(*) FROM messages WHERE answered_user_id IS NULL AND is_bot = 0", (3,)),
+        ],
+    ),
+    4: (
+        [
+            "INSERT INTO kb_entries (guild_id, kind, key, title, body, created_at, updated_at) "
+            "VALUES (1, 'faq', 'returns', 'Returns?', 'Within 30 days.', 5000, 5000)",
+        ],
+        [
+            ("SELECT e.key FROM kb_fts JOIN kb_entries e ON e.id = kb_fts.rowid "
+             "WHERE kb_fts MATCH 'return'", ("returns",)),
         ],
     ),
 }

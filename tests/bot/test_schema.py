@@ -17,7 +17,7 @@ ABOUT_MEMBERS = {
 }
 # Tables about the guild or bookkeeping rather than about a member.
 NOT_ABOUT_MEMBERS = {
-    "guild_settings", "channel_settings", "products", "faq", "corpus_exports", "schema_migrations",
+    "guild_settings", "channel_settings", "kb_entries", "corpus_exports", "schema_migrations",
 }
 
 
@@ -26,7 +26,7 @@ async def test_every_table_is_classified_and_member_rows_are_indexed_by_user(db)
     search_indexes = [r["name"] for r in rows if r["sql"].startswith("CREATE VIRTUAL")]
     # FTS5 keeps its index in shadow tables named after the virtual table.
     tables = {r["name"] for r in rows if not r["name"].startswith(tuple(search_indexes))}
-    assert search_indexes == ["products_fts", "faq_fts"]
+    assert search_indexes == ["kb_fts"]
     assert tables == set(ABOUT_MEMBERS) | NOT_ABOUT_MEMBERS
     for table, column in ABOUT_MEMBERS.items():
         leading = set()
@@ -81,6 +81,12 @@ async def test_facts_need_a_member_row(db):
          "VALUES (1, 2, 'size', '  ', 0, 0)", r"CHECK constraint failed: length\(trim\(value\)\) > 0"),
         ("INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (1, 'not json', 0)",
          r"CHECK constraint failed: json_valid\(settings\)"),
+        # a knowledge-base price is the text as written and its cents, or neither
+        ("INSERT INTO kb_entries (guild_id, kind, key, title, price, created_at, updated_at) "
+         "VALUES (1, 'product', 'A', 'a', '5', 0, 0)",
+         r"CHECK constraint failed: \(price IS NULL\) = \(price_cents IS NULL\)"),
+        ("INSERT INTO kb_entries (guild_id, kind, key, title, in_stock, created_at, updated_at) "
+         "VALUES (1, 'product', 'A', 'a', 2, 0, 0)", r"CHECK constraint failed: in_stock IN \(0, 1\)"),
     ],
 )
 async def test_constraints_reject_bad_rows(db, statement, error):
@@ -101,27 +107,30 @@ async def test_fact_kinds_are_not_listed_in_the_schema(db):
     assert listing_text == []  # no CHECK (kind IN ('a', 'b')) left anywhere
 
 
-async def test_catalog_search_follows_inserts_updates_and_deletes(db):
+async def test_knowledge_search_follows_inserts_updates_and_deletes(db):
     await db.write(
-        "INSERT INTO products (id, guild_id, sku, name, description, created_at, updated_at) "
-        "VALUES (1, 1, 'H-1', 'Merino hoodie', 'Warm and soft', 0, 0)"
+        "INSERT INTO kb_entries (id, guild_id, kind, key, title, body, category, attributes, "
+        "created_at, updated_at) VALUES (1, 1, 'product', 'H-1', 'Merino hoodie', 'Warm and soft', "
+        "'tops', '{\"colour\": \"sage\"}', 0, 0)"
     )
     await db.write(
-        "INSERT INTO faq (id, guild_id, question, answer, created_at, updated_at) "
-        "VALUES (1, 1, 'How long does shipping take?', 'Three to five days.', 0, 0)"
+        "INSERT INTO kb_entries (id, guild_id, kind, key, title, body, created_at, updated_at) "
+        "VALUES (2, 1, 'faq', 'shipping', 'How long does shipping take?', 'Three to five days.', 0, 0)"
     )
 
-    async def search(table, query):
-        rows = await db.fetchall(f"SELECT rowid FROM {table} WHERE {table} MATCH ?", (query,))
+    async def search(query):
+        rows = await db.fetchall("SELECT rowid FROM kb_fts WHERE kb_fts MATCH ?", (query,))
         return [row[0] for row in rows]
 
-    assert await search("products_fts", "hoodies") == [1]  # porter stemming
-    assert await search("faq_fts", "shipping") == [1]
-    await db.write("UPDATE products SET name = 'Merino sweater' WHERE id = 1")
-    assert await search("products_fts", "hoodie") == []
-    assert await search("products_fts", "sweater") == [1]
-    await db.write("DELETE FROM products WHERE id = 1")
-    assert await search("products_fts", "sweater") == []
+    assert await search("hoodies") == [1]  # porter stemming
+    assert await search("shipping") == [2]
+    assert await search("sage OR tops OR h") == [1]  # attributes, category and sku (terms)
+    await db.write("UPDATE kb_entries SET title = 'Merino sweater', attributes = '{}' WHERE id = 1")
+    assert await search("hoodie OR sage") == []
+    assert await search("sweater") == [1]
+    await db.write("DELETE FROM kb_entries WHERE id = 1")
+    assert await search("sweater") == []
+    await db.write("INSERT INTO kb_fts (kb_fts, rank) VALUES ('integrity-check', 1)")
 
 
 async def test_two_processes_archiving_one_member_agree_on_their_row(db):
