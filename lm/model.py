@@ -6,6 +6,11 @@ HF `LlamaForCausalLM` loads what we save (and we load what it saves).
 
 RoPE uses the rotate-half layout that HF weights assume (the first half of each head
 pairs with the second half). Mixing this up with interleaved RoPE gives fluent nonsense.
+
+The modules below are the reference path (training, fp32 and bf16 serving, and any
+machine without a C compiler). A model packed by lm/quant.py sets `fused`, and then a
+forward over a bf16 KV cache runs every layer in one native call instead
+(lm/kernels/forward.c), with the same positions, masking and cache semantics.
 """
 from __future__ import annotations
 
@@ -320,6 +325,7 @@ class Llama(nn.Module):
         self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         if cfg.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
+        self.fused = None  # a whole-forward kernel over a bf16 cache (lm/quant.PackedModel)
         self.init_rope()
 
     def init_rope(self, device=None):
@@ -358,7 +364,8 @@ class Llama(nn.Module):
                 last_only=False, first_row: int = 0):
         """idx [B, T]. With a cache, `positions` [B, T] says where each token sits; keys
         beyond a row's own positions are masked, so rows may have different lengths.
-        Batch row b uses cache row first_row + b."""
+        Batch row b uses cache row first_row + b. last_only: logits for each row's last
+        position only (ignored with targets)."""
         B, T = idx.shape
         if positions is None:  # the training case: no host sync to learn the last position
             positions, last = torch.arange(T, device=idx.device).expand(B, T), T - 1
@@ -367,15 +374,21 @@ class Llama(nn.Module):
         if last >= self.rope_cos.shape[0]:
             raise ValueError(f"position {last} is beyond the context of "
                              f"{self.rope_cos.shape[0]} tokens")
-        span = max(c.fit(last + 1) for c in cache) if cache is not None else None
-        ctx = StepContext(self.rope_cos[positions], self.rope_sin[positions], positions, span, first_row)
+        span = None
+        if cache is not None:  # every layer's cache has one length: grow them only when needed
+            span = cache[0].length if last < cache[0].length else max(c.fit(last + 1) for c in cache)
         x = self.model.embed_tokens(idx)
-        for i, layer in enumerate(self.model.layers):
-            x = layer(x, ctx, cache[i] if cache is not None else None)
-        x = self.model.norm(x)
+        last_only = last_only and targets is None
+        if cache is not None and self.fused is not None and self.fused.usable(cache):
+            logits = self.fused(x, positions, cache, first_row, last_only)
+        else:
+            ctx = StepContext(self.rope_cos[positions], self.rope_sin[positions], positions, span, first_row)
+            for i, layer in enumerate(self.model.layers):
+                x = layer(x, ctx, cache[i] if cache is not None else None)
+            x = self.model.norm(x)
+            logits = self.lm_head(x[:, -1:] if last_only else x)
         if targets is None:
-            return self.lm_head(x[:, -1:] if last_only else x)
-        logits = self.lm_head(x)
+            return logits
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1),
                                ignore_index=-1)
         return logits, loss
