@@ -82,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpus_args(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="fp32", choices=["auto", "bf16", "fp32"])
-    p.add_argument("--context", type=_positive, help="score in windows of this many tokens "
-                   "(default: the model's context)")
+    p.add_argument("--context", type=_positive, default=1024,
+                   help="score in windows of this many tokens, at most the model's context "
+                        "(default 1024: SmolLM2's 8,192 would need 13 GB of logits)")
     p.add_argument("--split", choices=["all", "train", "val"], default="all",
                    help="score only the documents `lm train` trains on or holds out")
     p.add_argument("--val-fraction", type=float, default=0.02,
