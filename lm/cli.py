@@ -171,7 +171,7 @@ def cmd_eval(a) -> None:
     from .checkpoint import load_model
     from .clean import load_corpus
     from .device import pick_device, pick_dtype
-    from .chat import template_for, template_name
+    from .chat import folder_template
     from .data import is_validation
     from .evaluate import evaluate
     from .tokenizer import load_tokenizer
@@ -182,9 +182,8 @@ def cmd_eval(a) -> None:
         docs = [d for d in docs if is_validation(d, a.val_fraction) == (a.split == "val")]
         if not docs:
             raise LMError(f"no {a.split} documents in these sources at --val-fraction {a.val_fraction}")
-    template = template_for(a.model) if template_name(a.model) else None
-    result = evaluate(model, load_tokenizer(a.model), docs, device,
-                      pick_dtype(device, a.precision), template=template, context=a.context)
+    result = evaluate(model, load_tokenizer(a.model), docs, device, pick_dtype(device, a.precision),
+                      template=folder_template(a.model), context=a.context)
     print(json.dumps(result))
 
 

@@ -36,7 +36,7 @@ from typing import AsyncIterator, Sequence
 import torch
 import torch.multiprocessing  # noqa: F401  (registers tensor sharing for the worker's pickles)
 
-from .chat import TEMPLATES, Template, template_for, template_name
+from .chat import TEMPLATES, Template, folder_template
 from .errors import LMError
 from .model import Llama, ModelConfig
 from .sample import SamplingParams
@@ -128,8 +128,7 @@ class Engine:
         folder = Path(folder)
         config = read_config(folder)
         tok = load_tokenizer(folder)
-        chat = template_for(folder, template) if template or template_name(folder) else None
-        return cls(None, tok, template=chat, _folder=(folder, device, precision, config), **kw)
+        return cls(None, tok, template=folder_template(folder, template), _folder=(folder, device, precision, config), **kw)
 
     # -- lifecycle --------------------------------------------------------------------
 

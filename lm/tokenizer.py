@@ -89,7 +89,7 @@ def load_tokenizer(path: Path) -> "Tokenizer":
         path = tokenizer_file(path)
         if not path.is_file():
             raise LMError(f"{path.parent} has no {SP_FILE} or {HF_FILE}")
-    config = _read_config(path.parent / CONFIG_FILE)
+    config = read_json_object(path.parent / CONFIG_FILE)
     if path.name.endswith(".json"):
         return HFTokenizer(path, config)
     return SentencePieceTokenizer(path, config.get("add_bos_token", True))
@@ -101,7 +101,8 @@ def tokenizer_file(folder: Path) -> Path:
     return next((folder / n for n in (SP_FILE, HF_FILE) if (folder / n).is_file()), folder / SP_FILE)
 
 
-def _read_config(path: Path) -> dict:
+def read_json_object(path: Path) -> dict:
+    """A JSON object file such as tokenizer_config.json; {} when it is absent."""
     if not path.is_file():
         return {}
     try:

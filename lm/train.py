@@ -31,7 +31,7 @@ from .errors import LMError
 from .model import Llama, ModelConfig
 from .plot import plot_loss
 from .presets import TrainConfig
-from .chat import template_for, template_name
+from .chat import folder_template
 from .tokenizer import HF_FILE, SP_FILE, Tokenizer, load_tokenizer, tokenizer_file, train_tokenizer
 from .trainstate import STATE, check_same_run, load_state, save_state
 
@@ -121,8 +121,8 @@ def prepare_run(cfg: TrainConfig, sources: list[str], out: Path, init_from: Path
         print(f"training a {cfg.vocab_size}-piece tokenizer on {len(docs)} documents",
               file=sys.stderr, flush=True)
         train_tokenizer((document_text(d) for d in docs), cfg.vocab_size, tok_path)
-    template = template_for(out) if template_name(out) else None  # chats as the model was tuned
-    meta = prepare(docs, load_tokenizer(tok_path), data_dir, cfg.val_fraction, key(), template)
+    meta = prepare(docs, load_tokenizer(tok_path), data_dir, cfg.val_fraction, key(),
+                   folder_template(out))  # chats as the model was tuned
     if meta["train"]["tokens"] < cfg.block_size + 2 or meta["val"]["tokens"] < cfg.block_size + 2:
         raise LMError(f"corpus too small: {meta['train']['tokens']} train and "
                       f"{meta['val']['tokens']} validation tokens for a block of {cfg.block_size}")
