@@ -191,9 +191,12 @@ def _print_json(obj: dict) -> None:
 async def _console(settings: Settings, model_dir: Path, mods: frozenset[str]) -> None:
     from bot import runtime
     from bot.console import BOT_ID, BOT_NAME, Console, run_console
+    from bot.console.world import GUILD_ID
+    from bot.firstrun import import_demo_shop
 
     db = await runtime.open_database(settings)  # a bad database fails before the model loads
     try:
+        await import_demo_shop(db, GUILD_ID)
         model = await runtime.load_model(model_dir, settings.model_template)
     except BaseException:
         await db.close()

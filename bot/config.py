@@ -62,6 +62,7 @@ class Settings:
     data_dir: Path
     model_dir: Path | None
     model_template: str | None  # MODEL_TEMPLATE: overrides the folder's chat template
+    model_trusted: bool  # MODEL_TRUSTED: let the model word factual answers (then fact-checked)
     answer_channels: AnswerChannels
     dev_guild_id: int | None
     modlog_default: int | str | None  # MODLOG_CHANNEL: an id or a name; /settings modlog wins
@@ -109,6 +110,7 @@ def load_settings(
         data_dir=data_dir,
         model_dir=get("MODEL_DIR", _existing_directory, None),
         model_template=get("MODEL_TEMPLATE", _template, None),
+        model_trusted=get("MODEL_TRUSTED", _bool, False),
         answer_channels=get("ANSWER_CHANNELS", _answer_channels, AnswerChannels()),
         dev_guild_id=get("DEV_GUILD_ID", _snowflake, None),
         modlog_default=get("MODLOG_CHANNEL", _channel, None),

@@ -124,3 +124,23 @@ def train_model(folder: Path, cfg: TrainConfig, sources: list[str], *,
     print(f"Model ready in {folder} (validation {result['val_bpb']:.3f} bits per byte).",
           file=out, flush=True)
     return folder
+
+
+DEMO_SHOP = (DEMO_DIR / "catalog.csv", DEMO_DIR / "faq.md")
+
+
+async def import_demo_shop(db, guild_id: int, *, out: TextIO = sys.stderr) -> bool:
+    """Give the console's guild the demo shop's knowledge base the first time it runs
+    (when the guild has no entries yet), so its questions have answers to find; a shop's
+    own import replaces it. True when it imported."""
+    from bot.kb import KnowledgeBase
+
+    kb = KnowledgeBase(db)
+    if (await kb.version(guild_id))[0]:
+        return False
+    for path in DEMO_SHOP:
+        await kb.import_file(guild_id, path)
+    print(f"Imported the demo shop ({', '.join(p.name for p in DEMO_SHOP)}) into the "
+          "knowledge base; `python -m bot kb import FILE --replace` puts yours in its place.",
+          file=out)
+    return True

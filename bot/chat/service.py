@@ -7,6 +7,12 @@ pipeline: whatever fails is logged, and the member gets a short friendly note in
 silence or a traceback. The only exception that propagates is cancellation, which
 adapters use on shutdown.
 
+Before the model is asked, the grounder (``bot.grounding``) looks the message up in the
+shop's knowledge base: a factual question is answered from the entries' own words with
+its source, or declined honestly with an offer of the team; only small talk and opinions
+reach the model, and what the model writes there may not state a shop fact (a price, a
+duration, an address) at all, since it has none to cite.
+
 Archiving the member's message is the archive feature's hook and remembering facts is the
 memory feature's; both run before this one, so "I'm a size M, which shirt?" is answered
 with the size already in the profile.
@@ -27,8 +33,12 @@ from bot.chat.streaming import ReplyWriter, Withheld
 from bot.core.guilds import GuildSettings
 from bot.core.messages import Incoming, MessageGone, ReplyChannel, SentMessage
 from bot.core.pipeline import MessageEvent, OutputCheck, Pipeline
-from bot.core.text import clean_text
+from bot.core.posting import ChannelTarget, Poster
+from bot.core.replies import Reply
+from bot.core.text import clean_text, sanitize, split_message
 from bot.config import Settings
+from bot.grounding import Grounder, Outcome, unsupported
+from bot.grounding.compose import decline
 from bot.model import Busy, ChatModel, ChatRequest
 from bot.store import ArchivedMessage, ArchiveWriter, Archive
 
@@ -43,6 +53,8 @@ WITHHELD_NOTE = ("I started an answer but held it back: it did not pass this ser
                  "rules. A team member can help you instead.")
 
 REPLY_DEADLINE_S = 120.0  # an answer still queued or generating after this is cut short
+RECENT_FOR_INTERESTS = 4   # the member's last messages searched for products named earlier
+STAFF_QUOTE_CHARS = 300
 
 
 class ChatService:
@@ -56,6 +68,8 @@ class ChatService:
         guilds: GuildSettings,
         pipeline: Pipeline,
         settings: Settings,
+        grounder: Grounder,
+        poster: Poster,
         bot_user_id: int,
         bot_name: str,
         clock: Callable[[], float] = time.monotonic,
@@ -67,6 +81,8 @@ class ChatService:
         self._guilds = guilds
         self._pipeline = pipeline
         self._settings = settings
+        self._grounder = grounder
+        self._poster = poster
         self.bot_user_id = bot_user_id
         self.bot_name = bot_name
         self._memory = memory
@@ -159,14 +175,40 @@ class ChatService:
         return ChatRequest(messages=messages, max_new_tokens=self._max_new_tokens,
                            deadline=time.monotonic() + REPLY_DEADLINE_S)
 
+    async def ground(self, msg: Incoming) -> Outcome:
+        """How the knowledge base says to answer ``msg`` (``bot.grounding``)."""
+        await self._writer.flush()
+        earlier = await self._archive.by_author(msg.guild_key, msg.author_id,
+                                                RECENT_FOR_INTERESTS + 1)
+        recent = [m.content for m in reversed(earlier) if m.message_id < msg.message_id]
+        return await self._grounder.respond(msg.guild_key, clean_text(msg.content), recent)
+
+    async def decline_text(self, msg: Incoming) -> str:
+        staff = await self._guilds.staff(msg.guild_id)
+        return decline(staff.role_id, staff.channel_id, staff.ping)
+
     async def _answer(self, msg: Incoming, out: ReplyChannel) -> None:
+        invented: list[str] = []
+
         async def guard(text: str) -> str | None:
             return await self._pipeline.check_output(
                 OutputCheck(text, msg.guild_id, msg.conversation_id, "answer"))
 
-        reply = ReplyWriter(out, interval=self._edit_interval, clock=self._clock, guard=guard)
+        async def chat_guard(text: str) -> str | None:
+            """Small talk has no entries to cite, so it may state no shop fact."""
+            problems = unsupported(text, (), strict=False)
+            if problems:
+                invented.extend(map(str, problems))
+                return f"states a fact it cannot cite ({invented[0]})"
+            return await guard(text)
+
+        reply = ReplyWriter(out, interval=self._edit_interval, clock=self._clock, guard=chat_guard)
         try:
             async with out.typing():
+                outcome = await self.ground(msg)
+                if outcome.kind != "chat":
+                    await self._grounded(msg, out, outcome, guard)
+                    return
                 request = await self.build_request(msg)
                 async with contextlib.aclosing(self._model.stream(request)) as deltas:
                     text = await reply.write(deltas)
@@ -184,13 +226,49 @@ class ChatService:
         except Withheld as exc:
             log.warning("withheld the answer to message %d: %s", msg.message_id, exc)
             await self._withdraw(reply)
-            await self._note(msg, out, WITHHELD_NOTE)
+            if invented:
+                await self._decline(msg, out)
+            else:
+                await self._note(msg, out, WITHHELD_NOTE)
         except Busy:
             await self._note(msg, out, BUSY_NOTE)
         except Exception:
             log.exception("answering message %d failed", msg.message_id)
             await self._archive_posts(msg, reply.parts)
             await self._note(msg, out, ERROR_NOTE)
+
+    async def _grounded(self, msg: Incoming, out: ReplyChannel, outcome: Outcome, guard) -> None:
+        """Post an answer from the knowledge base, or the honest decline."""
+        if outcome.kind == "decline":
+            await self._decline(msg, out)
+            return
+        text = sanitize(outcome.text)
+        reason = await guard(text)
+        if reason:
+            log.warning("withheld the knowledge-base answer to message %d: %s",
+                        msg.message_id, reason)
+            await self._note(msg, out, WITHHELD_NOTE)
+            return
+        parts = []
+        for i, chunk in enumerate(split_message(text)):
+            parts.append((await out.send(chunk, reply=i == 0), chunk))
+        await self._archive_posts(msg, parts)
+
+    async def _decline(self, msg: Incoming, out: ReplyChannel) -> None:
+        """Say "I don't know" with the team's offer, and ping the staff role where the
+        guild allows it (a separate post, in the staff channel if there is one)."""
+        await self._note(msg, out, await self.decline_text(msg))
+        staff = await self._guilds.staff(msg.guild_id)
+        if msg.guild_id is None or staff.role_id is None or not staff.ping:
+            return
+        question = sanitize(clean_text(msg.content))[:STAFF_QUOTE_CHARS]
+        text = (f"<@&{staff.role_id}> {sanitize(msg.author_name)} asked something I could "
+                f"not answer in <#{msg.channel_id}>:\n> {question}")
+        target = ChannelTarget(msg.guild_id, staff.channel_id or msg.channel_id)
+        try:
+            await self._poster.send(target, Reply(text, ping_role=staff.role_id))
+        except Exception:
+            log.exception("could not call the staff about message %d", msg.message_id)
 
     async def _note(self, msg: Incoming, out: ReplyChannel, text: str) -> None:
         """Tell the member something short (a limit, a failure); never raises."""

@@ -27,6 +27,19 @@ class Overrides:
     guild_answer_channels: AnswerChannels | None = None
 
 
+@dataclass(frozen=True)
+class Staff:
+    """Who the bot offers when it cannot answer: a role (pinged only when ``ping``) and
+    a channel where members get help; either may be unset."""
+
+    role_id: int | None = None
+    channel_id: int | None = None
+    ping: bool = False
+
+
+STAFF_COLUMNS = ("staff_role_id", "staff_channel_id", "staff_ping")
+
+
 class GuildSettings:
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
@@ -66,10 +79,18 @@ class GuildSettings:
             return row[0]
         return self._settings.modlog_default
 
+    async def staff(self, guild_id: int | None) -> Staff:
+        if guild_id is None:
+            return Staff()
+        row = await self._db.fetchone(
+            "SELECT staff_role_id, staff_channel_id, staff_ping FROM guild_settings "
+            "WHERE guild_id = ?", (guild_id,))
+        return Staff() if row is None else Staff(row[0], row[1], bool(row[2]))
+
     async def set_guild(self, guild_id: int, column: str, value: object) -> None:
-        """Set one guild column (``persona``, ``answer_channels``, ``modlog_channel_id``);
-        None clears it back to the environment's default."""
-        if column not in ("persona", "answer_channels", "modlog_channel_id"):
+        """Set one guild column (``persona``, ``answer_channels``, ``modlog_channel_id``,
+        the ``staff_*`` columns); None clears it back to the default."""
+        if column not in ("persona", "answer_channels", "modlog_channel_id", *STAFF_COLUMNS):
             raise ValueError(f"no guild setting {column!r}")
         await self._db.write(
             f"INSERT INTO guild_settings (guild_id, {column}, updated_at) VALUES (?, ?, ?) "

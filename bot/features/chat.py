@@ -12,6 +12,8 @@ from bot.chat.memory import MemberMemory
 from bot.chat.service import ChatService
 from bot.core.feature import DataHooks, Feature, Services
 from bot.core.pipeline import MessageHook, Stage
+from bot.grounding import Grounder
+from bot.kb import KnowledgeBase
 
 DRAIN_TIMEOUT_S = 20.0
 
@@ -24,7 +26,10 @@ def build(services: Services, **options) -> tuple[Feature, ChatService]:
     chat = ChatService(
         archive=services.archive, writer=services.writer, memory=MemberMemory(services.db),
         model=services.model, guilds=services.guilds, pipeline=services.pipeline,
-        settings=services.settings, bot_user_id=services.bot_user_id,
+        settings=services.settings,
+        grounder=Grounder(KnowledgeBase(services.db), services.model,
+                          trusted=services.settings.model_trusted),
+        poster=services.poster, bot_user_id=services.bot_user_id,
         bot_name=services.bot_name, **options)
     db, bot = services.db, services.bot_user_id
 

@@ -17,19 +17,19 @@ from pathlib import Path
 
 from bot.kb.entries import KINDS, Document, Entry
 from bot.kb.files import read_document
-from bot.kb.query import match_expression
+from bot.kb.terms import index_grams, match_expression, query_terms
 from bot.store import Database
 
 # bm25 column weights, in kb_fts column order (guild_id is unindexed, so its weight is
-# unused). A word in a question or product name says more about what an entry is for
+# unused; grams holds the CJK bigrams of title and body). A word in a question or product name says more about what an entry is for
 # than the same word in an answer. Measured on 63 member-style questions about the demo
 # shop: the right entry first for 0.75 of them with title 4 (0.73 with all weights 1);
 # 2 or 8, or doubling the terms column, changed hit@3 by one question either way.
-WEIGHTS = {"guild_id": 0.0, "title": 4.0, "body": 1.0, "terms": 1.0}
+WEIGHTS = {"guild_id": 0.0, "title": 4.0, "body": 1.0, "terms": 1.0, "grams": 1.0}
 
 _CONTENT = ("title", "body", "category", "price", "price_cents", "currency", "in_stock",
-            "attributes", "url", "source")
-_SELECT = f"e.id, e.kind, e.key, {', '.join('e.' + c for c in _CONTENT)}"
+            "attributes", "url", "source", "grams")
+_SELECT = f"e.id, e.kind, e.key, {', '.join('e.' + c for c in _CONTENT[:-1])}"
 _BM25 = f"bm25(kb_fts, {', '.join(str(w) for w in WEIGHTS.values())})"
 
 
@@ -63,7 +63,8 @@ def _row(entry: Entry, source: str) -> tuple:
     in_stock = None if entry.in_stock is None else int(entry.in_stock)
     attributes = json.dumps(entry.attributes, ensure_ascii=False)  # search reads this text
     return (entry.title, entry.body, entry.category, entry.price, entry.price_cents,
-            entry.currency, in_stock, attributes, entry.url, source)
+            entry.currency, in_stock, attributes, entry.url, source,
+            index_grams(entry.title, entry.body))
 
 
 def _stored(row: Iterable, score: float = 0.0) -> Stored:
@@ -129,7 +130,12 @@ class KnowledgeBase:
                      kinds: Iterable[str] | None = None) -> list[Stored]:
         """The guild's entries best matching ``query`` (member text, used only as words),
         best first; empty when the text has no word to search for."""
-        expression = match_expression(query)
+        return await self.search_terms(guild_id, query_terms(query), limit, kinds)
+
+    async def search_terms(self, guild_id: int, terms: list[str], limit: int = 5,
+                           kinds: Iterable[str] | None = None) -> list[Stored]:
+        """Like ``search``, for terms already cut by ``bot.kb.terms``."""
+        expression = match_expression(terms)
         if expression is None or limit < 1:
             return []
         kinds = list(KINDS if kinds is None else kinds)
@@ -140,6 +146,14 @@ class KnowledgeBase:
             (expression, guild_id, *kinds, limit),
         )
         return [_stored(tuple(row)[:-1], -row["rank"]) for row in rows]
+
+    async def version(self, guild_id: int) -> tuple[int, int, int]:
+        """Changes whenever the guild's entries do (an import, an edit, a removal): what a
+        cache of them is keyed on."""
+        row = await self._db.fetchone(
+            "SELECT count(*), coalesce(max(updated_at), 0), coalesce(max(id), 0) "
+            "FROM kb_entries WHERE guild_id = ?", (guild_id,))
+        return (row[0], row[1], row[2])
 
     async def listing(self, guild_id: int) -> Listing:
         rows = await self._db.fetchall(

@@ -84,6 +84,23 @@ SAMPLES = {
              "WHERE kb_fts MATCH 'return'", ("returns",)),
         ],
     ),
+    5: (
+        [
+            "INSERT INTO kb_entries (guild_id, kind, key, title, body, grams, created_at, updated_at) "
+            "VALUES (1, 'faq', '运费', '运费', '满99元包邮', '运费 满9 99 9元 元包 包邮', 6000, 6000)",
+            "INSERT INTO guild_settings (guild_id, staff_role_id, staff_ping, updated_at) "
+            "VALUES (1, 77, 1, 6000)",
+        ],
+        [
+            ("SELECT e.key FROM kb_fts JOIN kb_entries e ON e.id = kb_fts.rowid "
+             "WHERE kb_fts MATCH '\"包邮\"'", ("运费",)),
+            ("SELECT staff_role_id, staff_ping, staff_channel_id FROM guild_settings "
+             "WHERE guild_id = 1", (77, 1, None)),
+            # Rows imported at version 4 are in the rebuilt index.
+            ("SELECT e.key FROM kb_fts JOIN kb_entries e ON e.id = kb_fts.rowid "
+             "WHERE kb_fts MATCH 'within'", ("returns",)),
+        ],
+    ),
 }
 
 # Tables 0002 dropped: no code used them, and their owners will create their own.

@@ -8,7 +8,7 @@ import pytest
 
 from bot.firstrun import DEMO_DIR
 from bot.kb import FAQ, PRODUCT
-from bot.kb.query import MAX_TERMS, match_expression, words
+from bot.kb.terms import MAX_TERMS, match_expression, query_terms
 from tests.bot.kb.conftest import HEADER
 
 
@@ -61,7 +61,7 @@ async def test_text_that_would_break_match_is_only_words(shop, query):
     hits = await shop.search(1, query)  # no sqlite3.OperationalError (fts5: syntax error)
     if "shirt" in query:
         assert hits[0].entry.key == "JP-101"
-    elif not words(query):
+    elif not query_terms(query):
         assert hits == []
 
 
@@ -74,16 +74,16 @@ async def test_text_that_would_break_match_is_only_words(shop, query):
     ("", None),
 ])
 def test_match_expressions_are_quoted_words_joined_by_or(text, expression):
-    assert match_expression(text) == expression
+    assert match_expression(query_terms(text)) == expression
 
 
 def test_match_expressions_are_bounded_and_always_valid_fts5():
     text = " ".join(f"word{i}" for i in range(100))
-    assert len(words(text)) == MAX_TERMS
+    assert len(query_terms(text)) == MAX_TERMS
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE VIRTUAL TABLE t USING fts5 (x)")
     for hostile in ['"', "a AND", "NEAR(a b", "x:y", "*", "-"]:
-        expression = match_expression(hostile + " ok") or '"ok"'
+        expression = match_expression(query_terms(hostile + " ok")) or '"ok"'
         assert re.fullmatch(r'"[^"]+"( OR "[^"]+")*', expression)
         conn.execute("SELECT * FROM t WHERE t MATCH ?", (expression,)).fetchall()
 

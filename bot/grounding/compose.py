@@ -1,0 +1,116 @@
+"""Replies built from the entries' own words: what a small model cannot get wrong.
+
+An FAQ answer is quoted under its question: whole when it is short, else the sentences
+holding most of the question's weight, in the entry's order. A product answer is its name,
+price and stock state (from the catalog's columns, never paraphrased), the description
+sentences or attributes the question is about, and its link. Both name their source, so a
+member (and a moderator reading along) can check it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.grounding.retrieval import Hit, Term, Vocabulary, entry_keys
+from bot.kb import ABOUT, PRODUCT, Stored
+
+WHOLE_ANSWER_CHARS = 360  # most FAQ answers are shorter: quote them whole
+QUOTE_CHARS = 360
+SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "EUR": "€", "GBP": "£",
+           "JPY": "¥", "CNY": "¥"}
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def price_text(stored: Stored) -> str | None:
+    e = stored.entry
+    if e.price is None:
+        return None
+    symbol = SYMBOLS.get(e.currency or "")
+    return f"{symbol}{e.price}" if symbol else f"{e.price} {e.currency or ''}".strip()
+
+
+def stock_text(stored: Stored) -> str | None:
+    return {True: "in stock", False: "out of stock right now", None: None}[stored.entry.in_stock]
+
+
+def _pick(pieces: list[str], terms: list[Term], vocab: Vocabulary, limit: int) -> list[str]:
+    """The pieces that best answer the terms, in their own order, within ``limit``
+    characters; at least the best one."""
+    def score(piece: str) -> float:
+        keys = entry_keys(piece)
+        return sum(t.weight * max(vocab.idf(k) for k in t.stems) for t in terms if t.stems & keys)
+
+    ranked = sorted(range(len(pieces)), key=lambda i: (-score(pieces[i]), i))
+    chosen, used = [], 0
+    for i in ranked:
+        if chosen and (score(pieces[i]) == 0 or used + len(pieces[i]) > limit):
+            continue
+        chosen.append(i)
+        used += len(pieces[i]) + 1
+    return [pieces[i] for i in sorted(chosen)]
+
+
+def quote(text: str) -> str:
+    return "\n".join("> " + line for line in text.splitlines() if line.strip())
+
+
+def faq_answer(hit: Hit, terms: list[Term], vocab: Vocabulary) -> str:
+    e = hit.stored.entry
+    body = e.body.strip()
+    if len(body) <= WHOLE_ANSWER_CHARS:
+        text = body
+    else:
+        text = " ".join(_pick(sentences(body), terms, vocab, QUOTE_CHARS))
+    where = "about us" if e.kind == ABOUT else "our FAQ"
+    return f"**{e.title}** ({where})\n{quote(text)}"
+
+
+def product_answer(hit: Hit, terms: list[Term], vocab: Vocabulary) -> str:
+    stored = hit.stored
+    e = stored.entry
+    facts = [f for f in (price_text(stored), stock_text(stored)) if f]
+    head = f"**{e.title}** ({e.key})" + (": " + ", ".join(facts) if facts else "")
+    about = [t for t in terms if not (t.price or t.stock) and not (t.stems & entry_keys(e.title))]
+    pieces = sentences(e.body) + [f"{k.capitalize()}: {v}." for k, v in e.attributes.items()]
+    lines = [head]
+    if pieces:
+        lines.append(quote(" ".join(_pick(pieces, about, vocab, QUOTE_CHARS))))
+    if e.url:
+        lines.append(f"<{e.url}>")
+    return "\n".join(lines)
+
+
+def answer(hits: list[Hit], terms: list[Term], vocab: Vocabulary) -> str:
+    blocks = [product_answer(h, terms, vocab) if h.stored.entry.kind == PRODUCT
+              else faq_answer(h, terms, vocab) for h in hits]
+    return "\n\n".join(blocks)
+
+
+def source_name(stored: Stored) -> str:
+    """How the logs and the benchmark name a cited entry: a product's sku, "about", or
+    an FAQ entry's question."""
+    e = stored.entry
+    return e.key if e.kind in (PRODUCT, ABOUT) else e.title
+
+
+DONT_KNOW = "I don't know that one, and I'd rather not guess."
+
+
+def decline(role_id: int | None, channel_id: int | None, pinged: bool) -> str:
+    """The honest "I don't know", offering the staff the guild configured. A role is
+    shown as a mention, which pings only when ``pinged`` (the adapter allows no pings on
+    answers; the ping, when allowed, is a separate post)."""
+    if role_id is not None and pinged:
+        return f"{DONT_KNOW} I've asked the team (<@&{role_id}>) to help you here."
+    if role_id is not None and channel_id is not None:
+        return f"{DONT_KNOW} The team (<@&{role_id}>) can help you in <#{channel_id}>."
+    if role_id is not None:
+        return f"{DONT_KNOW} Someone from the team (<@&{role_id}>) can help you."
+    if channel_id is not None:
+        return f"{DONT_KNOW} Please ask in <#{channel_id}>, where the team can help you."
+    return f"{DONT_KNOW} A team member can help you: please ask one of the moderators."

@@ -1,0 +1,258 @@
+"""Which knowledge-base entries answer a question, and how much of the question each one
+covers.
+
+FTS5 (bm25) finds candidates; they are then scored here, because a bm25 score is not
+comparable from one question to the next and the bot must decide *whether* an entry
+answers, not only which is best. Each content term of the question gets a weight: how
+rare the word is in English (``wordfreq``: "phone" says more than "take"), or for a CJK
+bigram, how rare it is in this shop's entries. An entry's **coverage** is the share of that
+weight it holds: the answerability score the threshold is calibrated on. Its **relevance**
+(how it ranks) also weighs each term by its rarity among the shop's entries and counts a
+term in the title (a question, a product name) half again, so "wash linen" finds the
+washing answer before the linen shirt.
+
+Before scoring, each question word is matched to the shop's own vocabulary:
+  * a word the shop does not use is tried against a short list of everyday shopping
+    synonyms (pants/trousers, jumper/sweater, color/colour, delivery/shipping);
+  * failing that, a typo is corrected to the shop's nearest word (``rapidfuzz``,
+    Levenshtein distance 1, or 2 for a long word that is not English), so "shiping" and
+    "retrun" count;
+  * price words ("price", "cost", "how much") are answered by any product's price, and
+    stock words ("stock", "available", "sold out") by its stock state.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+from wordfreq import zipf_frequency
+
+from bot.grounding.facts import DURATION
+from bot.kb import PRODUCT, KnowledgeBase, Stored
+from bot.kb.terms import is_cjk, query_terms, split, stem
+
+CANDIDATES = 20
+TITLE_BOOST = 1.5
+MAX_WEIGHT = 3.0  # one rare word ("lanky", "creased") must not outweigh the rest
+UNKNOWN_WEIGHT = 2.5  # a word neither the shop nor English knows: a name, slang, a typo
+UNKNOWN_GRAM = 0.3
+
+PRICE_WORDS = frozenset("price prices priced pricing cost costs much expensive cheap pricey "
+                        "affordable".split())
+DURATION_WORDS = frozenset("long quickly fast soon 多久 几天".split())
+STOCK_WORDS = frozenset("stock stocked instock available availability unavailable sold "
+                        "soldout restock restocked 有货 缺货 现货 库存".split())
+
+# Everyday shopping words with one meaning and two spellings or names; each group is
+# tried whole when the shop uses another member of it. Not any shop's vocabulary.
+SYNONYMS = [
+    {"trousers", "pants", "slacks"}, {"sweater", "jumper", "pullover"}, {"colour", "color"},
+    {"colours", "colors"}, {"shipping", "delivery", "postage"}, {"ship", "deliver", "send", "post"},
+    {"refund", "reimburse"}, {"tee", "tshirt"}, {"hoodie", "hoody", "sweatshirt"},
+    {"email", "mail"}, {"shop", "store"}, {"purchase", "order", "buy"},
+    {"cancel", "cancellation"}, {"clothes", "clothing", "garments"},
+    {"wash", "launder", "clean"}, {"size", "sizing", "fit"}, {"coupon", "voucher", "code"},
+    {"sneakers", "trainers"}, {"parcel", "package"}, {"international", "abroad", "overseas"},
+    {"centre", "center"}, {"favourite", "favorite"}, {"grey", "gray"}, {"jacket", "coat"},
+]
+_SYNONYMS = {word: group for group in map(frozenset, SYNONYMS) for word in group}
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str                 # the question's word (or bigram), folded
+    stems: frozenset[str]     # what an entry may hold to match it
+    weight: float
+    price: bool = False
+    stock: bool = False
+    duration: bool = False  # "how long": held by any entry that states a duration
+
+
+@dataclass(frozen=True)
+class Hit:
+    stored: Stored
+    coverage: float           # share of the question's weight this entry holds, 0..1
+    relevance: float
+    matched: frozenset[str]   # the question terms (Term.text) it holds
+
+
+@dataclass
+class Vocabulary:
+    """One guild's entries as term sets, with document frequencies, cached per version."""
+
+    version: tuple
+    words: dict[str, int] = field(default_factory=dict)  # folded word -> entries holding it
+    df: dict[str, int] = field(default_factory=dict)     # stem or bigram -> entries holding it
+    entries: int = 0
+
+    def idf(self, key: str) -> float:
+        return math.log(1 + (self.entries + 1) / (self.df.get(key, 0) + 0.5))
+
+
+def entry_text(stored: Stored) -> tuple[str, str]:
+    """(title, everything else) of an entry, as search sees it."""
+    e = stored.entry
+    rest = [e.body, e.category or "", e.key if e.kind == PRODUCT else ""]
+    rest += [f"{k} {v}" for k, v in e.attributes.items()]
+    return e.title, " ".join(rest)
+
+
+_SPELLINGS = (("our", "or"), ("or", "our"), ("re", "er"), ("er", "re"), ("ise", "ize"),
+              ("ize", "ise"), ("yse", "yze"), ("yze", "yse"), ("ogue", "og"), ("og", "ogue"),
+              ("ll", "l"), ("l", "ll"))
+
+
+def spellings(word: str) -> list[str]:
+    """British and American spellings of ``word`` (one suffix or inner "our"/"or" swap)."""
+    out = [word[: -len(a)] + b for a, b in _SPELLINGS if word.endswith(a) and len(word) > len(a) + 2]
+    out += [word.replace(a, b, 1) for a, b in (("our", "or"), ("or", "our")) if a in word[1:]]
+    return [w for w in dict.fromkeys(out) if w != word]
+
+
+def has_duration(text: str) -> bool:
+    return bool(DURATION.search(text))
+
+
+def entry_keys(text: str) -> set[str]:
+    words, grams = split(text)
+    return {stem(w) for w in words} | set(grams)
+
+
+def _weight(word: str, vocab: Vocabulary) -> float:
+    if is_cjk(word) and len(word) == 1:
+        return UNKNOWN_GRAM if word in vocab.df else UNKNOWN_GRAM / 3
+    if is_cjk(word):
+        # Most bigrams the shop never uses straddle two words of the question ("货呀" in
+        # "发货呀"): they weigh little, so they cannot sink a question that is answered.
+        return min(3.0, 0.5 + vocab.idf(word) / 2) if word in vocab.df else UNKNOWN_GRAM
+    zipf = zipf_frequency(word, "en")
+    if zipf == 0:
+        return UNKNOWN_WEIGHT
+    return min(MAX_WEIGHT, max(0.5, 7.0 - zipf))
+
+
+class Retriever:
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self._vocab: dict[int, Vocabulary] = {}
+
+    async def vocabulary(self, guild_id: int) -> Vocabulary:
+        version = await self.kb.version(guild_id)
+        cached = self._vocab.get(guild_id)
+        if cached is not None and cached.version == version:
+            return cached
+        vocab = Vocabulary(version)
+        for stored in (await self.kb.listing(guild_id)).entries:
+            title, rest = entry_text(stored)
+            words, grams = split(f"{title} {rest}")
+            for word in set(words):
+                vocab.words[word] = vocab.words.get(word, 0) + 1
+            for key in {stem(w) for w in words} | set(grams):
+                vocab.df[key] = vocab.df.get(key, 0) + 1
+            vocab.entries += 1
+        self._vocab[guild_id] = vocab
+        return vocab
+
+    def terms(self, question: str, vocab: Vocabulary) -> list[Term]:
+        """The question's content terms, matched to the shop's vocabulary."""
+        out = []
+        for word in query_terms(question):
+            price, stock = word in PRICE_WORDS, word in STOCK_WORDS
+            if word in DURATION_WORDS:
+                out.append(Term(word, frozenset({stem(word)}), _weight(word, vocab), duration=True))
+                continue
+            if is_cjk(word) or stem(word) in vocab.df:
+                out.append(Term(word, frozenset({stem(word)} if not is_cjk(word) else {word}),
+                                _weight(word, vocab), price, stock))
+                continue
+            variant = next((v for v in spellings(word) if stem(v) in vocab.df), None)
+            if variant is not None:  # harbor/harbour, center/centre, organize/organise
+                out.append(Term(word, frozenset({stem(variant)}), _weight(variant, vocab),
+                                price, stock))
+                continue
+            group = _SYNONYMS.get(word)
+            if group is not None:
+                known = {stem(w) for w in group if stem(w) in vocab.df}
+                if known:
+                    out.append(Term(word, frozenset(known), _weight(word, vocab), price, stock))
+                    continue
+            fixed = self._correct(word, vocab) or self._expand(word, vocab)
+            basis = fixed or word
+            out.append(Term(word, frozenset({stem(basis)}), _weight(basis, vocab),
+                            price or basis in PRICE_WORDS, stock or basis in STOCK_WORDS))
+        return out
+
+    @staticmethod
+    def _correct(word: str, vocab: Vocabulary) -> str | None:
+        """The shop's word that ``word``, not an English word, is most likely a typo of."""
+        if len(word) < 4 or word.isdigit() or not vocab.words or zipf_frequency(word, "en") >= 3.0:
+            return None
+        limit = 1 if len(word) < 8 else 2
+        found = process.extractOne(word, vocab.words.keys(), scorer=Levenshtein.distance,
+                                   score_cutoff=limit)
+        if found is None or found[0][0] != word[0]:
+            return None
+        return found[0]
+
+    @staticmethod
+    def _expand(word: str, vocab: Vocabulary) -> str | None:
+        """The shop's word that ``word`` shortens ("temp", "subs") or the compound it
+        writes as one ("pourover", "giftcard"): the most used, or None."""
+        base = word[:-1] if word.endswith("s") and len(word) > 4 else word
+        if len(base) < 3 or base.isdigit():
+            return None
+        longer = [w for w in vocab.words if w.startswith(base) and len(w) >= len(base) + 3]
+        if longer:
+            return max(longer, key=lambda w: (vocab.words[w], w))
+        for i in range(3, len(word) - 2):
+            head, tail = word[:i], word[i:]
+            if head in vocab.words and tail in vocab.words:
+                return head if vocab.df.get(stem(head), 0) <= vocab.df.get(stem(tail), 0) else tail
+        return None
+
+    async def retrieve(self, guild_id: int, question: str,
+                       also: list[Stored] = ()) -> tuple[list[Term], list[Hit]]:
+        """The question's terms and the entries that hold any of them (plus ``also``: the
+        products this member has shown interest in), best first."""
+        vocab = await self.vocabulary(guild_id)
+        terms = self.terms(question, vocab)
+        if not terms:
+            return terms, []
+        search = sorted({t.text for t in terms} | {s for t in terms for s in t.stems if not is_cjk(s)})
+        found = await self.kb.search_terms(guild_id, search, limit=CANDIDATES)
+        if any(t.price or t.stock for t in terms):
+            products = await self.kb.search_terms(guild_id, search, limit=CANDIDATES, kinds=[PRODUCT])
+            found += products
+        seen: dict[int, Stored] = {}
+        for stored in [*found, *also]:
+            seen.setdefault(stored.id, stored)
+        order = {id_: rank for rank, id_ in enumerate(seen)}  # bm25's, for ties
+        hits = [self.score(stored, terms, vocab) for stored in seen.values()]
+        hits = [h for h in hits if h.matched]
+        hits.sort(key=lambda h: (-round(h.relevance, 6), -h.coverage, order[h.stored.id]))
+        return terms, hits
+
+    @staticmethod
+    def score(stored: Stored, terms: list[Term], vocab: Vocabulary) -> Hit:
+        title, rest = entry_text(stored)
+        in_title, anywhere = entry_keys(title), entry_keys(f"{title} {rest}")
+        product = stored.entry.kind == PRODUCT
+        total = sum(t.weight for t in terms)
+        covered = relevance = 0.0
+        matched = set()
+        for term in terms:
+            field_match = (product and ((term.price and stored.entry.price is not None)
+                                        or (term.stock and stored.entry.in_stock is not None))
+                           or term.duration and has_duration(f"{title} {rest}"))
+            keys = term.stems & anywhere
+            if not keys and not field_match:
+                continue
+            matched.add(term.text)
+            covered += term.weight
+            idf = max((vocab.idf(k) for k in keys), default=vocab.idf(""))
+            boost = TITLE_BOOST if term.stems & in_title else 1.0
+            relevance += term.weight * idf * boost
+        return Hit(stored, covered / total if total else 0.0, relevance, frozenset(matched))
