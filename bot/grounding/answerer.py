@@ -6,6 +6,8 @@ For each message the bot answers:
      ``bench/data/demo_questions.jsonl`` and checked on the held-out shops in
      ``bench/data``), answer from it, and from a second entry when that one answers a part
      the first does not ("how long is shipping and what's the return window");
+  0. a message that tells rather than asks ("thanks!", "I'm a size M") or asks an opinion
+     is small talk, whatever words it shares with the knowledge base;
   3. else, if the message is a factual question (it asks about something the shop would
      know: a price, an order, a policy, an opening hour, or it shares words with the
      knowledge base), decline: "I don't know", and who on the team can help;
@@ -43,6 +45,7 @@ ANSWER_THRESHOLD = 0.5
 # A second entry is added when it answers at least this much of what the first leaves.
 SECOND_ENTRY_GAIN = 0.3
 MAX_ENTRIES = 2
+PAIR_MARGIN = 0.2
 TRUSTED_MAX_TOKENS = 220
 
 # Words that make a message a factual question about the shop, whatever its knowledge
@@ -73,6 +76,11 @@ _OPINION = re.compile(r"\b(?:what do you think|do you (?:like|love|prefer)|your 
 _CJK_QUESTION = re.compile(r"[吗呢？?]|多少|怎么|什么|哪|几|能不能|可不可以|有没有|是否")
 _REQUEST = re.compile(r"\b(?:i (?:want|need|would like|wanna)|i'd like|help me|please|pls|plz)\b|"
                       r"请|想要|我要|帮我", re.IGNORECASE)
+# A message that tells rather than asks: thanks, agreement, what the member is or likes.
+_STATEMENT = re.compile(r"^\W*(?:i'?m|i am|i have|i'?ve|i love|i like|i think|i just|lol|haha|"
+                        r"thanks|thank you|thx|ty|that'?s|thats|same|nice|cool|great|awesome|"
+                        r"ok|okay|yes|yeah|no|nope|me too|good (?:morning|night))\b(?![^?]*\?)",
+                        re.IGNORECASE)
 _REFERENCE = re.compile(r"\b(?:it|its|this|that|these|those|they|them|one)\b", re.IGNORECASE)
 
 
@@ -128,12 +136,14 @@ class Grounder:
                       recent: Sequence[str] = ()) -> Outcome:
         """How to answer ``question`` in ``guild_id``; ``recent`` are the member's earlier
         messages in this conversation, newest first (for "how much is it?")."""
+        if _OPINION.search(question) or _STATEMENT.match(question):
+            return self._observed(question, Outcome("chat"))
         interests = await self.interests(guild_id, recent) if _REFERENCE.search(question) else []
         terms, hits = await self.retriever.retrieve(guild_id, question, also=interests)
         if interests:
             hits = self._prefer(hits, interests)
         ranked = tuple(compose.source_name(h.stored) for h in hits[:3])
-        chosen = self.choose(hits)
+        chosen = self.choose(hits, terms)
         if chosen:
             vocab = await self.retriever.vocabulary(guild_id)
             text = compose.answer(chosen, terms, vocab)
@@ -145,26 +155,37 @@ class Grounder:
             outcome = Outcome("decline", ranked=ranked)
         else:
             outcome = Outcome("chat", ranked=ranked)
+        return self._observed(question, outcome)
+
+    def _observed(self, question: str, outcome: Outcome) -> Outcome:
         if self.observer is not None:
             self.observer(question, outcome)
         return outcome
 
-    def choose(self, hits: Sequence[Hit]) -> list[Hit]:
-        """The entries to answer from: the best, if it covers enough, and a second one
-        that answers a part the first leaves open."""
-        if not hits or hits[0].coverage < self.threshold:
+    def choose(self, hits: Sequence[Hit], terms: Sequence[Term]) -> list[Hit]:
+        """The entries to answer from: the best, and a second one that answers a part
+        the first leaves open ("how long do refunds take, and can I swap sizes?"), when
+        together they cover enough of the question."""
+        if not hits:
             return []
-        chosen = [hits[0]]
+        weight = {t.text: t.weight for t in terms}
+        total = sum(weight.values()) or 1.0
+
+        def covered(chosen: Sequence[Hit]) -> float:
+            return sum(weight.get(t, 0.0) for t in set().union(*(h.matched for h in chosen))) / total
+
+        best = [hits[0]]
         for hit in hits[1:4]:
-            if len(chosen) == MAX_ENTRIES:
+            new = hit.matched - hits[0].matched
+            if sum(weight.get(t, 0.0) for t in new) / total >= SECOND_ENTRY_GAIN * hit.coverage \
+                    and covered([hits[0], hit]) - covered(best) >= SECOND_ENTRY_GAIN / 2:
+                best = [hits[0], hit]
                 break
-            if hit.coverage < self.threshold / 2:
-                continue
-            new = hit.matched - set().union(*(h.matched for h in chosen))
-            gain = sum(1 for _ in new) / max(1, len(hit.matched))
-            if new and gain >= SECOND_ENTRY_GAIN:
-                chosen.append(hit)
-        return chosen
+        if hits[0].coverage >= self.threshold:
+            return best
+        # Two partial matches must together cover more than one entry has to: two weak
+        # entries are how an unanswerable question most often looks answerable.
+        return best if len(best) == MAX_ENTRIES and covered(best) >= self.threshold + PAIR_MARGIN else []
 
     async def interests(self, guild_id: int, recent: Sequence[str]) -> list[Stored]:
         """Products named in the member's recent messages (by a word of their name that

@@ -8,7 +8,8 @@ up in the cited entries' own text:
   * prices: the amount, written with a currency symbol or code, must be a number of the
     sources (``$128`` meets ``price 128 USD`` or "costs 128.00");
   * durations: a number with a time unit ("30 days", "3 to 5 working days") must occur
-    with the same unit ("30 weeks" fails where the sources say "30 days");
+    with the same unit ("30 weeks" fails where the sources say "30 days"), or as a bare
+    number the sources tie to no unit ("express takes 1 to 2");
   * every other number (order cut-offs, sizes, percentages, phone-number groups), unless
     the check is ``strict=False``, which small talk uses: there only shop facts count
     (prices, durations, percentages, long digit runs, e-mails, URLs, stock claims), so
@@ -133,9 +134,14 @@ def unsupported(reply: str, sources: Iterable[Source], *, strict: bool = True) -
         checked.add(value)
         if value not in numbers:
             problems.append(Unsupported("price", m[0].strip()))
+    units: dict[str, set[str]] = {}
+    for number, unit in durations:
+        units.setdefault(number, set()).add(unit)
     for pair in sorted(_durations(bare)):
         checked.add(pair[0])
-        if pair not in durations:
+        # "express takes 1 to 2" states no unit: "1 to 2 days" may name the one it means,
+        # but a number the sources tie to another unit ("30 days") cannot change it.
+        if pair not in durations and (pair[0] in units or pair[0] not in numbers):
             problems.append(Unsupported("duration", f"{pair[0]} {pair[1]}"))
     for m in _PERCENT.finditer(bare):
         value = _number(m[1])

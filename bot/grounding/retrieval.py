@@ -38,7 +38,7 @@ CANDIDATES = 20
 TITLE_BOOST = 1.5
 MAX_WEIGHT = 3.0  # one rare word ("lanky", "creased") must not outweigh the rest
 UNKNOWN_WEIGHT = 2.5  # a word neither the shop nor English knows: a name, slang, a typo
-UNKNOWN_GRAM = 0.3
+UNKNOWN_GRAM = 0.1
 
 PRICE_WORDS = frozenset("price prices priced pricing cost costs much expensive cheap pricey "
                         "affordable".split())
@@ -51,7 +51,7 @@ STOCK_WORDS = frozenset("stock stocked instock available availability unavailabl
 SYNONYMS = [
     {"trousers", "pants", "slacks"}, {"sweater", "jumper", "pullover"}, {"colour", "color"},
     {"colours", "colors"}, {"shipping", "delivery", "postage"}, {"ship", "deliver", "send", "post"},
-    {"refund", "reimburse"}, {"tee", "tshirt"}, {"hoodie", "hoody", "sweatshirt"},
+    {"refund", "reimburse"}, {"exchange", "swap"}, {"tee", "tshirt"}, {"hoodie", "hoody", "sweatshirt"},
     {"email", "mail"}, {"shop", "store"}, {"purchase", "order", "buy"},
     {"cancel", "cancellation"}, {"clothes", "clothing", "garments"},
     {"wash", "launder", "clean"}, {"size", "sizing", "fit"}, {"coupon", "voucher", "code"},
@@ -122,8 +122,8 @@ def entry_keys(text: str) -> set[str]:
 
 
 def _weight(word: str, vocab: Vocabulary) -> float:
-    if is_cjk(word) and len(word) == 1:
-        return UNKNOWN_GRAM if word in vocab.df else UNKNOWN_GRAM / 3
+    if is_cjk(word) and len(word) == 1:  # a character: a one-character word at most
+        return min(1.0, 0.2 + vocab.idf(word) / 4) if word in vocab.df else UNKNOWN_GRAM / 2
     if is_cjk(word):
         # Most bigrams the shop never uses straddle two words of the question ("货呀" in
         # "发货呀"): they weigh little, so they cannot sink a question that is answered.

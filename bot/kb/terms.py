@@ -48,7 +48,7 @@ here anywhere something somewhere anything roughly exactly possible morning even
 CJK_STOP = frozenset("""
 你们 我们 他们 请问 问一 一下 什么 怎么 怎样 多少 可以 能不 不能 是不 不是 有没 没有
 一个 这个 那个 哪个 如果 的话 我的 你的 就是 还是 现在 想问 知道 为什么
-的 了 吗 呢 啊 吧 呀 么 我 你 他 她 是 有 在 能 可 还 都 就 也 要 会 和 很 多 啥 不 这 那 个
+的 了 吗 呢 啊 吧 呀 么 我 你 他 她 们 是 有 在 能 可 还 都 就 也 要 会 和 很 多 啥 不 这 那 个
 """.split())
 
 _stemmer = snowballstemmer.stemmer("english")
