@@ -71,6 +71,8 @@ _QUESTION_START = re.compile(
     r"^\s*(?:\W*\s*)?(?:(?:hi|hey|hello|yo|hiya)\b[\s,!.]*)?(?:how|what|whats|when|where|which|"
     r"who|why|is|are|do|does|did|can|could|will|would|should|any|anyone|wheres|hows|whens)\b",
     re.IGNORECASE)
+_WH_WORD = re.compile(r"\b(?:how|what|whats|when|whens|where|wheres|which|why)\b", re.IGNORECASE)
+_CLAUSE = re.compile(r"[,.;:!&]+|\b(?:and|but|or|so|lol)\b", re.IGNORECASE)
 _OPINION = re.compile(r"\b(?:what do you think|do you (?:like|love|prefer)|your fav(?:ou?rite)?|"
                       r"how are you|who are you|are you a bot|tell me a joke)\b", re.IGNORECASE)
 _CJK_QUESTION = re.compile(r"[吗呢？?]|多少|怎么|什么|哪|几|能不能|可不可以|有没有|是否")
@@ -96,8 +98,11 @@ class Outcome:
 
 
 def is_question(text: str) -> bool:
-    return "?" in text or "？" in text or bool(_QUESTION_START.match(text)) or bool(
-        _CJK_QUESTION.search(text))
+    """A question mark, a question word anywhere ("ordered sunday, when does it ship"), or
+    a clause opening like a question ("do u ship to canada", "... , can i swap it")."""
+    return ("?" in text or "？" in text or bool(_WH_WORD.search(text))
+            or any(_QUESTION_START.match(clause) for clause in _CLAUSE.split(text))
+            or bool(_CJK_QUESTION.search(text)))
 
 
 def is_factual(text: str, terms: Sequence[Term], hits: Sequence[Hit]) -> bool:
