@@ -39,7 +39,7 @@ from bot.config import load_settings
 from bot.core.feature import load_features
 from bot.core.messages import Incoming
 from bot.core.posting import Posted
-from bot.grounding.compose import DONT_KNOW
+from bot.grounding.compose import DONT_KNOW, DONT_KNOW_ZH
 from bot.kb import KnowledgeBase
 from bot.runtime import make_services
 from bot.store import Database
@@ -170,7 +170,7 @@ async def run(args: argparse.Namespace) -> dict:
             await services.pipeline.on_message(msg, out)
             answer = out.text()
             outcome = outcomes.get(msg.content)
-            rows.append({"item": item, "answer": answer, "declined": DONT_KNOW in answer,
+            rows.append({"item": item, "answer": answer, "declined": DONT_KNOW in answer or DONT_KNOW_ZH in answer,
                          "sources": list(getattr(outcome, "sources", ())),
                          "ranked": list(getattr(outcome, "ranked", ())),
                          "kind": getattr(outcome, "kind", None)})

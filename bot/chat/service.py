@@ -38,7 +38,7 @@ from bot.core.replies import Reply
 from bot.core.text import clean_text, sanitize, split_message
 from bot.config import Settings
 from bot.grounding import Grounder, Outcome, unsupported
-from bot.grounding.compose import decline
+from bot.grounding.compose import decline, mostly_cjk
 from bot.model import Busy, ChatModel, ChatRequest
 from bot.store import ArchivedMessage, ArchiveWriter, Archive
 
@@ -185,7 +185,7 @@ class ChatService:
 
     async def decline_text(self, msg: Incoming) -> str:
         staff = await self._guilds.staff(msg.guild_id)
-        return decline(staff.role_id, staff.channel_id, staff.ping)
+        return decline(staff.role_id, staff.channel_id, staff.ping, chinese=mostly_cjk(msg.content))
 
     async def _answer(self, msg: Incoming, out: ReplyChannel) -> None:
         invented: list[str] = []

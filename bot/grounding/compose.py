@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from bot.grounding.retrieval import Hit, Term, Vocabulary, entry_keys
+from bot.kb.terms import split
 from bot.kb import ABOUT, PRODUCT, Stored
 
 WHOLE_ANSWER_CHARS = 360  # most FAQ answers are shorter: quote them whole
@@ -99,18 +100,33 @@ def source_name(stored: Stored) -> str:
 
 
 DONT_KNOW = "I don't know that one, and I'd rather not guess."
+DONT_KNOW_ZH = "这个问题我不清楚，不想乱猜。"
 
 
-def decline(role_id: int | None, channel_id: int | None, pinged: bool) -> str:
-    """The honest "I don't know", offering the staff the guild configured. A role is
-    shown as a mention, which pings only when ``pinged`` (the adapter allows no pings on
-    answers; the ping, when allowed, is a separate post)."""
+def decline(role_id: int | None, channel_id: int | None, pinged: bool, *,
+            chinese: bool = False) -> str:
+    """The honest "I don't know", offering the staff the guild configured, in Chinese for
+    a question asked in Chinese. A role is shown as a mention, which pings only when
+    ``pinged`` (the adapter allows no pings on answers; the ping, when allowed, is a
+    separate post)."""
+    role, channel = f"<@&{role_id}>", f"<#{channel_id}>"
+    if chinese:
+        if role_id is not None and pinged:
+            return f"{DONT_KNOW_ZH}我已经请团队（{role}）来帮你。"
+        if channel_id is not None:
+            return f"{DONT_KNOW_ZH}请到 {channel} 提问，团队会帮你解答。"
+        return f"{DONT_KNOW_ZH}请联系管理员或店铺团队。"
     if role_id is not None and pinged:
-        return f"{DONT_KNOW} I've asked the team (<@&{role_id}>) to help you here."
+        return f"{DONT_KNOW} I've asked the team ({role}) to help you here."
     if role_id is not None and channel_id is not None:
-        return f"{DONT_KNOW} The team (<@&{role_id}>) can help you in <#{channel_id}>."
+        return f"{DONT_KNOW} The team ({role}) can help you in {channel}."
     if role_id is not None:
-        return f"{DONT_KNOW} Someone from the team (<@&{role_id}>) can help you."
+        return f"{DONT_KNOW} Someone from the team ({role}) can help you."
     if channel_id is not None:
-        return f"{DONT_KNOW} Please ask in <#{channel_id}>, where the team can help you."
+        return f"{DONT_KNOW} Please ask in {channel}, where the team can help you."
     return f"{DONT_KNOW} A team member can help you: please ask one of the moderators."
+
+
+def mostly_cjk(text: str) -> bool:
+    words, grams = split(text)
+    return sum(len(g) == 1 for g in grams) > sum(len(w) for w in words) / 2

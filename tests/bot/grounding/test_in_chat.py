@@ -7,7 +7,7 @@ import pytest_asyncio
 
 from bot.core.guilds import GuildSettings
 from bot.firstrun import DEMO_SHOP, import_demo_shop
-from bot.grounding.compose import DONT_KNOW
+from bot.grounding.compose import DONT_KNOW, DONT_KNOW_ZH
 from bot.kb import KnowledgeBase
 from tests.bot.harness import Community
 from tests.bot.recorder import Recorder
@@ -59,6 +59,12 @@ async def test_an_unanswerable_question_is_declined_and_the_staff_pinged_where_a
     await community.on_message(ask("can i pay in bitcoin?"), out)
     assert f"<#{HELP_DESK}>" in out.final_texts()[0]
     assert len(community.poster.calls) == 1  # no second ping
+
+
+async def test_a_question_asked_in_chinese_is_declined_in_chinese(community):
+    out = Recorder()
+    await community.on_message(ask("你们有客服电话吗？"), out)
+    assert out.final_texts()[0].startswith(DONT_KNOW_ZH)
 
 
 async def test_small_talk_still_goes_to_the_model(community):
