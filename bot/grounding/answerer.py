@@ -153,7 +153,7 @@ class Grounder:
             vocab = await self.retriever.vocabulary(guild_id)
             text = compose.answer(chosen, terms, vocab)
             if self._trusted:
-                text = await self._generated(question, chosen) or text
+                text = await self._generated(question, chosen, text) or text
             outcome = Outcome("answer", text, tuple(compose.source_name(h.stored) for h in chosen),
                               ranked)
         elif is_factual(question, terms, hits):
@@ -215,7 +215,7 @@ class Grounder:
             return hits
         return sorted(hits, key=lambda h: (h.stored.id not in ids, -h.relevance))
 
-    async def _generated(self, question: str, hits: list[Hit]) -> str | None:
+    async def _generated(self, question: str, hits: list[Hit], quoted: str) -> str | None:
         """A trusted model's answer from the entries, if every fact in it checks out."""
         context = "\n\n".join(source.text for source in sources_of(hits))
         request = ChatRequest(messages=[
@@ -232,6 +232,11 @@ class Grounder:
         if not draft or problems:
             log.info("trusted draft failed the fact check (%s); quoting the entries",
                      ", ".join(map(str, problems)) or "empty")
+            return None
+        if unsupported(quoted, ()) and not unsupported(draft, ()):
+            # The entries answer with a number, a price or an address and the draft has
+            # none: it passed the check by saying nothing a member could act on.
+            log.info("trusted draft states none of the entries' facts; quoting the entries")
             return None
         names = ", ".join(compose.source_name(h.stored) for h in hits)
         return f"{draft}\n-# Source: {names}"
