@@ -3,15 +3,22 @@
 For members with Manage Server. Each value lives in ``guild_settings`` or
 ``channel_settings`` (``bot.core.guilds``) and wins over the environment at once, with
 no restart; leaving the option out clears it back to the default.
+
+``/settings staff`` states the whole of who the bot offers when it cannot answer (a role,
+a channel, whether to ping the role) in one command, so a left-out option is cleared like
+any other here, and the reply says in the bot's own words what members will now be told.
 """
 
 from __future__ import annotations
 
 from bot.config import MAX_PERSONA_CHARS
-from bot.core.commands import Access, ChannelRef, Command, Invocation, Option, OptionKind
+from bot.core.commands import (Access, ChannelRef, Command, Invocation, Option, OptionKind,
+                               RoleRef)
 from bot.core.feature import Feature, Services
+from bot.core.guilds import Staff
 from bot.core.replies import Embed, Field, Reply
 from bot.core.text import sanitize
+from bot.grounding.compose import decline
 
 MANAGE_SERVER = Access.permission_named("manage_guild")
 ANSWER_MODES = {"always": True, "when-addressed": False, "default": None}
@@ -21,6 +28,31 @@ def _channel_text(value: int | str | None) -> str:
     if value is None:
         return "not set"
     return f"<#{value}>" if isinstance(value, int) else f"#{value} (from MODLOG_CHANNEL)"
+
+
+def _staff_text(staff: Staff) -> str:
+    """How ``/settings show`` sums up the staff setting."""
+    if staff.role_id is None and staff.channel_id is None:
+        return "not set: members are asked to find a moderator"
+    parts = []
+    if staff.role_id is not None:
+        parts.append(f"<@&{staff.role_id}>" + (", pinged" if staff.ping else ", not pinged"))
+    if staff.channel_id is not None:
+        parts.append(f"help in <#{staff.channel_id}>")
+    return "; ".join(parts)
+
+
+def _staff_plan(staff: Staff) -> str:
+    """What the bot does from now on when it cannot answer, quoting what it will say."""
+    text = decline(staff.role_id, staff.channel_id, staff.ping)
+    lines = ["When I cannot answer a question, I'll reply:", f"> {text}"]
+    if staff.role_id is not None and staff.ping:
+        where = (f"<#{staff.channel_id}>" if staff.channel_id is not None
+                 else "the channel the question was asked in")
+        lines.append(f"I'll also ping <@&{staff.role_id}> in {where} with the question.")
+    elif staff.role_id is not None:
+        lines.append("The role is named, not pinged.")
+    return "\n".join(lines)
 
 
 def setup(services: Services) -> Feature:
@@ -35,6 +67,7 @@ def setup(services: Services) -> Feature:
             Field("Mod-log channel", _channel_text(await guilds.modlog_channel(guild))),
             Field("Answers in this channel", answer[overrides.channel_answer]),
             Field("Persona", sanitize(persona[:1000]) + (" (custom)" if overrides.persona else " (default)")),
+            Field("When the bot cannot answer", _staff_text(await guilds.staff(guild))),
         )),))
 
     async def modlog(inv: Invocation) -> Reply:
@@ -59,6 +92,20 @@ def setup(services: Services) -> Feature:
                       "when-addressed": "In this channel I'll answer only mentions, replies and threads I'm in.",
                       "default": "This channel follows the server's answer channels again."}[mode])
 
+    async def staff(inv: Invocation) -> Reply:
+        role: RoleRef | None = inv.get("role")
+        channel: ChannelRef | None = inv.get("channel")
+        ping = inv.get("ping") == "yes"
+        if ping and role is None:
+            return Reply("ping: choose the role to ping as well (role=...).")
+        guild = inv.caller.guild_id
+        chosen = Staff(None if role is None else role.role_id,
+                       None if channel is None else channel.channel_id, ping)
+        await guilds.set_guild(guild, "staff_role_id", chosen.role_id)
+        await guilds.set_guild(guild, "staff_channel_id", chosen.channel_id)
+        await guilds.set_guild(guild, "staff_ping", int(chosen.ping))  # NOT NULL: 0 is "off"
+        return Reply(_staff_plan(await guilds.staff(guild)))
+
     def command(name, description, handler, *options):
         return Command(name, description, handler, group="settings", options=options,
                        access=MANAGE_SERVER)
@@ -75,4 +122,11 @@ def setup(services: Services) -> Feature:
                 answer_here,
                 Option("mode", OptionKind.CHOICE, "always, when-addressed, or default",
                        choices=tuple(ANSWER_MODES))),
+        command("staff", "Who the bot offers when it cannot answer; no options clears it", staff,
+                Option("role", OptionKind.ROLE, "The team's role, named in the bot's reply",
+                       required=False),
+                Option("channel", OptionKind.CHANNEL, "Where members get help from the team",
+                       required=False),
+                Option("ping", OptionKind.CHOICE, "yes: ping the role with the question",
+                       required=False, choices=("yes", "no"))),
     ))

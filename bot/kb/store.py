@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.kb.entries import KINDS, Document, Entry
 from bot.kb.files import read_document
 from bot.kb.terms import index_grams, match_expression, query_terms
 from bot.store import Database
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+# Run inside ``put``'s transaction before it writes; the write happens only if it says True.
+Guard = Callable[["aiosqlite.Connection"], Awaitable[bool]]
 
 # bm25 column weights, in kb_fts column order (guild_id is unindexed, so its weight is
 # unused; grams holds the CJK bigrams of title and body). A word in a question or product name says more about what an entry is for
@@ -125,6 +132,60 @@ class KnowledgeBase:
                 await conn.executemany("DELETE FROM kb_entries WHERE id = ?", gone)
                 removed = len(gone)
         return ImportSummary(added, updated, len(wanted) - added - updated, removed)
+
+    async def get(self, guild_id: int, kind: str, key: str, *,
+                  ignore_case: bool = False) -> Stored | None:
+        """The guild's entry of ``kind`` under ``key``; ``ignore_case`` for a sku a member
+        typed (an exact match wins over one that differs only in case)."""
+        collate = " COLLATE NOCASE" if ignore_case else ""
+        row = await self._db.fetchone(
+            f"SELECT {_SELECT} FROM kb_entries e WHERE e.guild_id = ? AND e.kind = ? "
+            f"AND e.key = ?{collate} ORDER BY e.key = ? DESC, e.id LIMIT 1",
+            (guild_id, kind, key, key))
+        return None if row is None else _stored(row)
+
+    async def put(self, guild_id: int, entry: Entry, source: str, *,
+                  guard: Guard | None = None) -> str:
+        """Add or update one entry by (kind, key), in one transaction: ``"added"``,
+        ``"updated"`` or ``"unchanged"``. ``guard`` runs first in the same transaction (a
+        draft marked approved only if the entry is written with it); when it returns False
+        nothing is written and the result is ``""``. The search index follows through the
+        table's triggers, as for an import."""
+        if entry.kind not in KINDS:
+            raise ValueError(f"unknown entry kind {entry.kind!r}")
+        content = _row(entry, source)
+        async with self._db.transaction() as conn:
+            if guard is not None and not await guard(conn):
+                return ""
+            rows = await conn.execute_fetchall(
+                f"SELECT id, {', '.join(_CONTENT)} FROM kb_entries "
+                "WHERE guild_id = ? AND kind = ? AND key = ?", (guild_id, entry.kind, entry.key))
+            latest = await conn.execute_fetchall(
+                "SELECT coalesce(max(updated_at), 0) FROM kb_entries WHERE guild_id = ?",
+                (guild_id,))
+            # After the guild's latest change, even within one millisecond of it, so that
+            # ``version`` (what caches of the entries are keyed on) moves with every write.
+            now = max(int(self._clock() * 1000), list(latest)[0][0] + 1)
+            held = list(rows)
+            if not held:
+                await conn.execute(
+                    f"INSERT INTO kb_entries (guild_id, kind, key, {', '.join(_CONTENT)}, "
+                    f"created_at, updated_at) VALUES ({', '.join('?' * (len(_CONTENT) + 5))})",
+                    (guild_id, entry.kind, entry.key, *content, now, now))
+                return "added"
+            id_, *known = held[0]
+            if tuple(known) == content:
+                return "unchanged"
+            await conn.execute(
+                f"UPDATE kb_entries SET {', '.join(c + ' = ?' for c in _CONTENT)}, "
+                "updated_at = ? WHERE id = ?", (*content, now, id_))
+            return "updated"
+
+    async def remove(self, guild_id: int, kind: str, key: str) -> bool:
+        """Delete one entry; False when the guild has none under that key."""
+        return await self._db.write(
+            "DELETE FROM kb_entries WHERE guild_id = ? AND kind = ? AND key = ?",
+            (guild_id, kind, key)) > 0
 
     async def search(self, guild_id: int, query: str, limit: int = 5,
                      kinds: Iterable[str] | None = None) -> list[Stored]:

@@ -73,8 +73,9 @@ async def test_members_chat_and_use_commands(console_at):
         "- size M",
         "[bot → ana] Done: I forgot 1 thing I remembered about you.",
         "[bot → ana] I don't remember anything about you yet.",
-        "[bot → ana] Unknown command /dance. Commands: /memory, /forget, /settings show, "
-        "/settings modlog, /settings persona, /settings answer-here, /help.",
+        "[bot → ana] Unknown command /dance. Commands: /memory, /forget, /kb import, /ask, "
+        "/faq add, /faq edit, /faq remove, /product describe, /settings show, "
+        "/settings modlog, /settings persona, /settings answer-here, /settings staff, /help.",
         "? no channel #nowhere; channels: #general, #support, #announcements, #mod-log, #dm",
         "? expected `name: text`, `#channel`, /help or /quit",
         "? bot is the bot's name; pick another member name",

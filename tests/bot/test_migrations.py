@@ -101,6 +101,16 @@ SAMPLES = {
              "WHERE kb_fts MATCH 'within'", ("returns",)),
         ],
     ),
+    6: (
+        [
+            "INSERT INTO product_drafts (guild_id, sku, text, author_id, created_at) "
+            "VALUES (1, 'SOCK-1', 'Soft wool socks for cold mornings.', 42, 7000)",
+        ],
+        [
+            ("SELECT sku, status, author_id, decided_by, decided_at FROM product_drafts "
+             "WHERE guild_id = 1", ("SOCK-1", "pending", 42, None, None)),
+        ],
+    ),
 }
 
 # Tables 0002 dropped: no code used them, and their owners will create their own.

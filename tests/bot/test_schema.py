@@ -18,6 +18,7 @@ ABOUT_MEMBERS = {
 # Tables about the guild or bookkeeping rather than about a member.
 NOT_ABOUT_MEMBERS = {
     "guild_settings", "channel_settings", "kb_entries", "corpus_exports", "schema_migrations",
+    "product_drafts",
 }
 
 
