@@ -38,7 +38,8 @@ from bot.core.replies import Reply
 from bot.core.text import clean_text, sanitize, split_message
 from bot.config import Settings
 from bot.grounding import Grounder, Outcome, unsupported
-from bot.grounding.compose import decline, mostly_cjk
+from bot.grounding.compose import decline
+from bot.kb.terms import mostly_cjk
 from bot.model import Busy, ChatModel, ChatRequest
 from bot.store import ArchivedMessage, ArchiveWriter, Archive
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 from bot.grounding.retrieval import Hit, Term, Vocabulary, entry_keys
-from bot.kb.terms import split
 from bot.kb import ABOUT, PRODUCT, Stored
 
 WHOLE_ANSWER_CHARS = 360  # most FAQ answers are shorter: quote them whole
@@ -125,8 +124,3 @@ def decline(role_id: int | None, channel_id: int | None, pinged: bool, *,
     if channel_id is not None:
         return f"{DONT_KNOW} Please ask in {channel}, where the team can help you."
     return f"{DONT_KNOW} A team member can help you: please ask one of the moderators."
-
-
-def mostly_cjk(text: str) -> bool:
-    words, grams = split(text)
-    return sum(len(g) == 1 for g in grams) > sum(len(w) for w in words) / 2

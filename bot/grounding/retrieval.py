@@ -1,15 +1,17 @@
 """Which knowledge-base entries answer a question, and how much of the question each one
 covers.
 
-FTS5 (bm25) finds candidates; they are then scored here, because a bm25 score is not
-comparable from one question to the next and the bot must decide *whether* an entry
-answers, not only which is best. Each content term of the question gets a weight: how
-rare the word is in English (``wordfreq``: "phone" says more than "take"), or for a CJK
-bigram, how rare it is in this shop's entries. An entry's **coverage** is the share of that
-weight it holds: the answerability score the threshold is calibrated on. Its **relevance**
-(how it ranks) also weighs each term by its rarity among the shop's entries and counts a
-term in the title (a question, a product name) half again, so "wash linen" finds the
-washing answer before the linen shirt.
+FTS5 (bm25) finds candidates, and so does meaning: the entries whose dense vectors
+(``dense``) are closest to the question's join them. They are then scored here, because a
+bm25 score is not comparable from one question to the next and the bot must decide
+*whether* an entry answers, not only which is best. Each content term of the question
+gets a weight: how rare the word is in English (``wordfreq``: "phone" says more than
+"take"), or for a CJK bigram, how rare it is in this shop's entries. An entry's
+**coverage** is the share of that weight it holds; its **similarity** the cosine of the
+two dense vectors. Their sum (``Hit.score``) ranks the entries and is what the answer
+threshold is calibrated on. **Relevance** breaks ties: it also weighs each term by its
+rarity among the shop's entries and counts a term in the title (a question, a product
+name) half again, so "wash linen" finds the washing answer before the linen shirt.
 
 Before scoring, each question word is matched to the shop's own vocabulary:
   * a word the shop does not use is tried against a short list of everyday shopping
@@ -23,22 +25,33 @@ Before scoring, each question word is matched to the shop's own vocabulary:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from wordfreq import zipf_frequency
 
+from bot.grounding import dense
 from bot.grounding.facts import DURATION
 from bot.kb import PRODUCT, KnowledgeBase, Stored
-from bot.kb.terms import is_cjk, query_terms, split, stem
+from bot.kb.terms import is_cjk, mostly_cjk, query_terms, split, stem
 
 CANDIDATES = 20
 TITLE_BOOST = 1.5
 MAX_WEIGHT = 3.0  # one rare word ("lanky", "creased") must not outweigh the rest
 UNKNOWN_WEIGHT = 2.5  # a word neither the shop nor English knows: a name, slang, a typo
 UNKNOWN_GRAM = 0.1
+# An entry answers when coverage + DENSE_WEIGHT * similarity reaches the answerer's
+# threshold (both calibrated together, README: "Grounded answers"). The dense model reads
+# no Chinese or Japanese, so a mostly-CJK question gets LEXICAL_SIMILARITY for every
+# entry: the threshold then asks coverage alone for what it asked before dense scoring.
+DENSE_WEIGHT = 1.0
+LEXICAL_SIMILARITY = 0.4
+DENSE_CANDIDATES = 5
 
 PRICE_WORDS = frozenset("price prices priced pricing cost costs much expensive cheap pricey "
                         "affordable".split())
@@ -77,6 +90,12 @@ class Hit:
     coverage: float           # share of the question's weight this entry holds, 0..1
     relevance: float
     matched: frozenset[str]   # the question terms (Term.text) it holds
+    similarity: float = 0.0   # cosine of the question's and the entry's dense vectors
+
+    @property
+    def score(self) -> float:
+        """How well the entry answers: what the answer threshold is calibrated on."""
+        return self.coverage + DENSE_WEIGHT * self.similarity
 
 
 @dataclass
@@ -138,6 +157,16 @@ class Retriever:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self._vocab: dict[int, Vocabulary] = {}
+        self._vectors: dict[int, tuple[tuple, list[Stored], np.ndarray]] = {}
+
+    async def _dense(self, guild_id: int, version: tuple) -> tuple[list[Stored], np.ndarray]:
+        """The guild's entries and their dense vectors (rows), cached per version."""
+        held = self._vectors.get(guild_id)
+        if held is None or held[0] != version:
+            entries = (await self.kb.listing(guild_id)).entries
+            held = (version, entries, dense.embed([" ".join(entry_text(s)) for s in entries]))
+            self._vectors[guild_id] = held
+        return held[1], held[2]
 
     async def vocabulary(self, guild_id: int) -> Vocabulary:
         version = await self.kb.version(guild_id)
@@ -226,13 +255,25 @@ class Retriever:
         if any(t.price or t.stock for t in terms):
             products = await self.kb.search_terms(guild_id, search, limit=CANDIDATES, kinds=[PRODUCT])
             found += products
+        reads = not mostly_cjk(question)
+        similarity: dict[int, float] = {}
+        closest: set[int] = set()
+        if reads:  # the entries closest in meaning join the candidates, words shared or not
+            entries, vectors = await self._dense(guild_id, vocab.version)
+            sims = vectors @ dense.embed([question])[0]
+            similarity = {stored.id: float(sim) for stored, sim in zip(entries, sims)}
+            nearest = [entries[i] for i in np.argsort(-sims)[:DENSE_CANDIDATES]]
+            closest = {stored.id for stored in nearest}
+            found += nearest
         seen: dict[int, Stored] = {}
         for stored in [*found, *also]:
             seen.setdefault(stored.id, stored)
         order = {id_: rank for rank, id_ in enumerate(seen)}  # bm25's, for ties
         hits = [self.score(stored, terms, vocab) for stored in seen.values()]
-        hits = [h for h in hits if h.matched]
-        hits.sort(key=lambda h: (-round(h.relevance, 6), -h.coverage, order[h.stored.id]))
+        hits = [dataclasses.replace(h, similarity=similarity.get(h.stored.id, 0.0) if reads
+                                    else LEXICAL_SIMILARITY)
+                for h in hits if h.matched or h.stored.id in closest]
+        hits.sort(key=lambda h: (-round(h.score, 6), -h.relevance, order[h.stored.id]))
         return terms, hits
 
     @staticmethod

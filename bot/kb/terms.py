@@ -106,3 +106,9 @@ def match_expression(terms: list[str]) -> str | None:
     if not terms:
         return None
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def mostly_cjk(text: str) -> bool:
+    """More CJK characters than half the letters of its other words."""
+    words, grams = split(text)
+    return sum(len(g) == 1 for g in grams) > sum(len(w) for w in words) / 2
