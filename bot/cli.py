@@ -8,8 +8,9 @@ knowledge base.
     python -m bot kb import FILE [--guild ID] [--replace] [--db PATH]
     python -m bot kb list [--guild ID] [--db PATH]
     python -m bot kb search QUERY [--guild ID] [--limit N] [--db PATH]
+    python -m bot automod test [--guild ID] [--db PATH]   < messages.txt
 
-The ``kb`` commands print JSON lines (one object per line), so a shop can read them or pipe
+The ``kb`` and ``automod`` commands print JSON lines (one object per line), so a shop can read them or pipe
 them to ``jq``. Without ``--guild`` they work on the console's demo guild.
 
 Problems an operator can fix (a bad setting, an unusable database or model folder) print
@@ -70,7 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = kb.add_parser("search", help="the entries a question finds, best first, with their scores")
     p.add_argument("query")
     p.add_argument("--limit", type=_positive, default=5, metavar="N", help="at most N entries (default 5)")
-    for p in kb.choices.values():
+    automod = sub.add_parser("automod", help="try the automod rules").add_subparsers(
+        dest="automod_command", required=True)
+    automod.add_parser("test", help="one message per line on stdin; one JSON verdict per line "
+                                    "(content rules only: words, scams, links, capitals, "
+                                    "floods, mentions, toxicity)")
+    for p in [*kb.choices.values(), *automod.choices.values()]:
         p.add_argument("--guild", type=_positive, metavar="ID",
                        help="Discord server id (default: the console's demo guild)")
         common(p, model=False)
@@ -103,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             return _backup(settings, args.path)
         if command == "kb":
             return asyncio.run(_kb(settings, args))
+        if command == "automod":
+            return asyncio.run(_automod_test(settings, args.guild, sys.stdin))
         if command == "discord" and settings.discord_token is None:
             raise ConfigError("DISCORD_TOKEN: not set; put the bot token in .env or the "
                               "environment (see README.md), or run `python -m bot console`")
@@ -173,6 +181,30 @@ async def _kb(settings: Settings, args: argparse.Namespace) -> int:
                 _print_json({"rank": rank, "score": round(stored.score, 3), **_entry_json(stored)})
     finally:
         await db.close()
+    return 0
+
+
+async def _automod_test(settings: Settings, guild: int | None, lines, batch: int = 64) -> int:
+    """Verdicts for stdin's lines, a batch at a time, so a long pipe streams."""
+    from bot.console.world import GUILD_ID
+    from bot.moderation.automod import Automod
+    from bot.moderation.store import RuleStore
+    from bot.store import Database
+
+    db = await Database.open(settings.database_path)
+    try:
+        automod = Automod(await RuleStore(db).load(guild or GUILD_ID))
+    finally:
+        await db.close()
+    pending: list[str] = []
+    for line in [*lines, None]:
+        if line is not None:
+            pending.append(line.rstrip("\r\n"))
+        if pending and (line is None or len(pending) >= batch):
+            for verdict in automod.check_many(pending):
+                _print_json(verdict.as_json())
+            sys.stdout.flush()
+            pending = []
     return 0
 
 

@@ -54,6 +54,7 @@ WITHHELD_NOTE = ("I started an answer but held it back: it did not pass this ser
                  "rules. A team member can help you instead.")
 
 REPLY_DEADLINE_S = 120.0  # an answer still queued or generating after this is cut short
+REGENERATIONS = 1  # a reply an output guard refused is written once more before the safe note
 RECENT_FOR_INTERESTS = 4   # the member's last messages searched for products named earlier
 STAFF_QUOTE_CHARS = 300
 
@@ -211,8 +212,20 @@ class ChatService:
                     await self._grounded(msg, out, outcome, guard)
                     return
                 request = await self.build_request(msg)
-                async with contextlib.aclosing(self._model.stream(request)) as deltas:
-                    text = await reply.write(deltas)
+                for attempt in range(1 + REGENERATIONS):
+                    try:
+                        async with contextlib.aclosing(self._model.stream(request)) as deltas:
+                            text = await reply.write(deltas)
+                        break
+                    except Withheld as exc:
+                        if invented or attempt == REGENERATIONS:
+                            raise
+                        # A guard refused it (a banned word, a link, toxicity): moderators
+                        # hear of it, and the model gets one more try before the safe note.
+                        await self._withdraw(reply)
+                        await self._tell_moderators(msg, str(exc))
+                        reply = ReplyWriter(out, interval=self._edit_interval, clock=self._clock,
+                                            guard=chat_guard)
             if text:
                 await self._archive_posts(msg, reply.parts)
             else:
@@ -237,6 +250,20 @@ class ChatService:
             log.exception("answering message %d failed", msg.message_id)
             await self._archive_posts(msg, reply.parts)
             await self._note(msg, out, ERROR_NOTE)
+
+    async def _tell_moderators(self, msg: Incoming, reason: str) -> None:
+        """A withheld answer is logged, and posted to the mod-log channel when it is set."""
+        log.warning("withheld a generated answer to message %d in guild %s: %s",
+                    msg.message_id, msg.guild_id, reason)
+        channel = await self._guilds.modlog_channel(msg.guild_id) if msg.guild_id else None
+        if not isinstance(channel, int):
+            return
+        text = (f"I withheld an answer I wrote to a message in <#{msg.channel_id}> "
+                f"({sanitize(reason)}) and wrote it again.")
+        try:
+            await self._poster.send(ChannelTarget(msg.guild_id, channel), Reply(text))
+        except Exception:
+            log.exception("could not post to the mod-log channel of guild %d", msg.guild_id)
 
     async def _grounded(self, msg: Incoming, out: ReplyChannel, outcome: Outcome, guard) -> None:
         """Post an answer from the knowledge base, or the honest decline."""

@@ -111,6 +111,27 @@ SAMPLES = {
              "WHERE guild_id = 1", ("SOCK-1", "pending", 42, None, None)),
         ],
     ),
+    7: (
+        [
+            "INSERT INTO automod_rules VALUES (1, 'caps', '{\"enabled\": false}', 42, 8000)",
+        ],
+        [
+            ("SELECT rule, json_extract(settings, '$.enabled'), updated_by FROM automod_rules "
+             "WHERE guild_id = 1", ("caps", 0, 42)),
+        ],
+    ),
+    8: (
+        [
+            "INSERT INTO mod_cases (guild_id, number, action, user_id, actor_id, reason, "
+            "created_at) VALUES (1, 1, 'warn', 42, 7, 'spam', 9000)",
+            "INSERT INTO mod_case_notes (case_id, author_id, text, created_at) "
+            "SELECT id, 7, 'second time', 9001 FROM mod_cases",
+        ],
+        [
+            ("SELECT c.number, c.attachments, n.text FROM mod_cases c JOIN mod_case_notes n "
+             "ON n.case_id = c.id WHERE c.user_id = 42", (1, "[]", "second time")),
+        ],
+    ),
 }
 
 # Tables 0002 dropped: no code used them, and their owners will create their own.

@@ -14,11 +14,13 @@ ABOUT_MEMBERS = {
     "members": "user_id",
     "member_facts": "user_id",
     "messages": "author_id",
+    "mod_cases": "user_id",
+    "mod_case_notes": "author_id",
 }
 # Tables about the guild or bookkeeping rather than about a member.
 NOT_ABOUT_MEMBERS = {
     "guild_settings", "channel_settings", "kb_entries", "corpus_exports", "schema_migrations",
-    "product_drafts",
+    "product_drafts", "automod_rules", "mod_policy",
 }
 
 

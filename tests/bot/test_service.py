@@ -218,6 +218,23 @@ async def test_an_answer_the_output_guard_refuses_is_withdrawn_and_explained(mak
     assert [r[0] for r in bot_rows] == [WITHHELD_NOTE]
 
 
+async def test_a_refused_answer_is_written_once_more_and_the_mod_log_told(make_service, db):
+    service = make_service()
+    await service.services.guilds.set_guild(GUILD, "modlog_channel_id", 555)
+    checks, out = [], Recorder()
+
+    async def guard(check):
+        checks.append(check.text)
+        return "test rule" if len(checks) == 1 else None  # the first attempt's text is refused
+
+    service.pipeline.add("test", (), None, None, [guard])
+    await service.on_message(message("hello @bot", mentions_bot=True), out)
+    texts = out.final_texts()
+    assert texts and WITHHELD_NOTE not in texts and len(checks) >= 2  # written again, shown
+    (kind, target, reply), = service.poster.calls
+    assert target.channel_id == 555 and "test rule" in reply.text
+
+
 async def test_text_is_never_shown_before_the_guard_passed_it(make_service):
     service, out = make_service(), Recorder()
     shown_before_check = []

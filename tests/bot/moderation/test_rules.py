@@ -1,0 +1,95 @@
+"""The content rules: true and false positives, evasions, and inputs that must stay fast."""
+
+import pytest
+
+from bot.moderation.config import defaults
+from bot.moderation.normalize import contains, normalize, phrase_of
+from bot.moderation.rules import check_content, links_in, repeated_unit, suspicious
+
+ALL = {name: {} for name in ("words", "scam", "links", "caps", "flood", "mentions")}
+
+
+def hits(text, **params):
+    return check_content(text, {**ALL, **params})
+
+
+@pytest.mark.parametrize("text", [
+    "thanks for the assistance!", "first class shipping please", "Scunthorpe United fan here",
+    "a classic cut", "I passed my analysis exam", "cocktail dress in Essex", "as if",
+    "Penistone is lovely", "grapefruit candle", "the assassin's creed tee",
+])
+def test_words_inside_other_words_never_hit(text):
+    banned = {"words": ["ass", "cunt", "cock", "penis", "tit", "rape"]}
+    assert "words" not in hits(text, words=banned)
+
+
+@pytest.mark.parametrize("text", [
+    "you ass", "ASS!", "a$$", "@ss", "asss", "a s s", "a.s.s", "àss", "ａｓｓ", "аss",  # Cyrillic а
+])
+def test_evasions_of_a_banned_word_are_caught(text):
+    assert "words" in hits(text, words={"words": ["ass"]})
+
+
+def test_masked_letters_and_phrases_match_on_word_boundaries():
+    assert contains(normalize("what the f*ck"), phrase_of("fuck"))
+    assert not contains(normalize("a f*** b"), phrase_of("fuck"))  # one letter shows: too little
+    assert contains(normalize("please KYS now"), phrase_of("kys"))
+    assert contains(normalize("go   hang, yourself"), phrase_of("hang yourself"))
+    assert not contains(normalize("hang the picture yourself"), phrase_of("hang yourself"))
+
+
+def test_the_default_list_holds_slurs_not_everyday_profanity():
+    assert "words" in hits("you f4ggot")
+    assert "words" not in hits("hell yes, damn these fit well")
+
+
+def test_links_invites_phishing_and_the_allowlist():
+    assert links_in("see https://www.Shop.example/x?y=1 and youtu.be/abc") == [
+        ("shop.example", "shop.example/x?y=1"), ("youtu.be", "youtu.be/abc")]
+    assert links_in("ok.so what now") == []
+    assert hits("join discord.gg/abc")["links"].startswith("an invite link")
+    assert "look-alike of discord" in hits("claim at https://disc0rd-gift.com/x")["links"]
+    assert "shortener" in hits("bit.ly/3xyz")["links"]
+    assert "links" not in hits("my haul video https://youtube.com/watch?v=1")
+    assert "links" not in hits("the real nitro page is https://discord.com/nitro")
+    shop = {"links": defaults(["juniperandpine.example"])["links"].params}
+    assert "links" not in hits("https://juniperandpine.example/products/x", **shop)
+    assert "look-alike" in hits("https://juniper-and-pine-sale.shop/", **shop)["links"]
+    strict = {"links": {"mode": "allowlist", "allow": ["instagram.com"]}}
+    assert "links" not in hits("https://www.instagram.com/p/1", **strict)
+    assert hits("https://example.org/", **strict)["links"] == "a link to example.org, not on the allowlist"
+    assert suspicious("discord.com") is None
+
+
+def test_scam_bait_and_staff_impersonation():
+    assert "scam" in hits("FREE NITRO for 3 months, just log in")
+    assert "scam" in hits("giveaway!! claim your prize in my dms")
+    assert "scam" in hits("hi, support team here, please send me the code we texted you")
+    assert "scam" not in hits("is the sale code still working? the support team was great")
+    assert "scam" not in hits("free shipping over $75 is such a good deal")
+
+
+def test_capitals_floods_zalgo_and_mentions():
+    assert "caps" in hits("WHY IS MY ORDER NOT HERE YET")
+    assert "caps" not in hits("SO excited for the drop!!")
+    assert "caps" not in hits("OK")
+    assert hits("hi\n" * 12)["flood"] == "13 lines"
+    assert "flood" in hits("h̷̢͈e̵̛͍l̴̰̈l̸͎̋o̷̥͒ ẅ̴̙́o̶̧͐r̷̲̆l̵̬͗d̵̰̈")
+    assert "flood" in hits("😂" * 20)
+    assert "flood" in hits("lolololololololololololol")
+    assert "flood" in hits("buy now " * 6)
+    assert "flood" not in hits("the fit is so so so good")
+    assert repeated_unit("abc" * 6, 15) == "abc" and repeated_unit("abc" * 5, 15) is None
+    assert hits("@everyone look")["mentions"] == "@everyone or @here"
+    assert hits("<@1> <@2> <@3> <@4> <@5>")["mentions"] == "5 mentions"
+    assert "mentions" not in hits("<@1> <@2> thanks both")
+
+
+@pytest.mark.parametrize("text", [
+    "a" * 4000, "(" * 4000, "a." * 2000, "-" * 4000 + "x.com", "<@1>" * 500, "\u0301" * 4000,
+])
+def test_hostile_input_gets_a_verdict(text):
+    # Every check is one pass over the tokens (no backtracking pattern): these finish in
+    # milliseconds; a regression to quadratic time would show as a slow suite.
+    found = hits(text, words={"words": ["a b c", "aaa"]})
+    assert found and all(isinstance(v, str) for v in found.values())
