@@ -32,7 +32,7 @@ def split_command(features: Features, line: str) -> tuple[Command, list[str]]:
         words = shlex.split(line)
     except ValueError as exc:
         raise UnknownCommand(f"Cannot read that command: {exc}.") from None
-    for length in (2, 1):
+    for length in (3, 2, 1):
         if len(words) >= length:
             command = features.command(" ".join(words[:length]))
             if command is not None:

@@ -170,14 +170,17 @@ class Command:
     name: str
     description: str
     handler: Handler = field(compare=False, repr=False)
-    group: str | None = None
+    group: str | None = None  # "mod", or "mod case" for /mod case show
     options: tuple[Option, ...] = ()
     access: Access = EVERYONE
     private: bool = True
 
     def __post_init__(self) -> None:
-        for part in (self.name, self.group):
-            if part is not None and not NAME.match(part):
+        groups = (self.group or "").split(" ")
+        if self.group is not None and len(groups) > 2:
+            raise ValueError(f"/{self.path}: at most a group and a subgroup (Discord's limit)")
+        for part in (self.name, *(groups if self.group is not None else ())):
+            if not NAME.match(part):
                 raise ValueError(f"command name {part!r}: 1-32 lower-case letters, digits, - or _")
         if not 0 < len(self.description) <= MAX_DESCRIPTION:
             raise ValueError(f"/{self.path}: description must be 1-{MAX_DESCRIPTION} characters")
@@ -190,7 +193,7 @@ class Command:
 
     @property
     def path(self) -> str:
-        """``group name`` or ``name``: how members type it after the slash."""
+        """``group [subgroup] name`` or ``name``: how members type it after the slash."""
         return f"{self.group} {self.name}" if self.group else self.name
 
     @property

@@ -98,7 +98,7 @@ class Features:
                 self._by_path[command.path] = command
                 self.commands.append(command)
                 if command.group:
-                    groups.add(command.group)
+                    groups.add(command.group.split(" ")[0])
             for route in feature.components:
                 if route.route in self._routes:
                     raise FeatureError(f"feature {feature.name}: component route {route.route} is taken")
@@ -114,9 +114,10 @@ class Features:
         return self._routes.get(name)
 
     def groups(self) -> dict[str | None, list[Command]]:
+        """Commands by top-level group (None: the top-level commands), subgroups included."""
         grouped: dict[str | None, list[Command]] = {}
         for command in self.commands:
-            grouped.setdefault(command.group, []).append(command)
+            grouped.setdefault(command.group and command.group.split(" ")[0], []).append(command)
         return grouped
 
     async def export_member(self, guild: int, user_id: int) -> dict[str, Any]:

@@ -141,8 +141,16 @@ def build_commands(features: Features, run: Runner) -> list[app_commands.Command
             name=group, description=f"{group.capitalize()} commands",
             default_permissions=_default_permissions(common),
             guild_only=all(not c.dm_allowed for c in commands))
+        subgroups: dict[str, app_commands.Group] = {}
         for command in commands:
-            node.add_command(app_command(command, run))
+            parent = node
+            if " " in command.group:
+                sub = command.group.split(" ")[1]
+                if sub not in subgroups:
+                    subgroups[sub] = app_commands.Group(name=sub, description=f"{sub.capitalize()} commands",
+                                                        parent=node)
+                parent = subgroups[sub]
+            parent.add_command(app_command(command, run))
         built.append(node)
     return built
 

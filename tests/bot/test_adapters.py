@@ -54,9 +54,10 @@ def discord_commands(features):
     """Every leaf app command, by path, with the top-level node that carries its defaults."""
     leaves = {}
     for node in build_commands(features, run_interaction):
-        children = node.commands if isinstance(node, discord.app_commands.Group) else [node]
+        children = (node.walk_commands() if isinstance(node, discord.app_commands.Group) else [node])
         for child in children:
-            leaves[child.qualified_name] = (child, node)
+            if isinstance(child, discord.app_commands.Command):
+                leaves[child.qualified_name] = (child, node)
     return leaves
 
 
