@@ -10,6 +10,8 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from bot.moderation.config import DEFAULTS, RuleConfig, RuleError, RuleSet, apply, defaults, from_row
+from bot.kb import KnowledgeBase
+from bot.moderation.rules import links_in
 from bot.store import Database
 
 log = logging.getLogger(__name__)
@@ -18,14 +20,26 @@ log = logging.getLogger(__name__)
 class RuleStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._kb = KnowledgeBase(db)
+        self._domains: dict[int, tuple[tuple, list[str]]] = {}
 
     async def shop_domains(self, guild_id: int) -> list[str]:
-        """The domains of the shop's product links: allowed, and guarded from look-alikes."""
-        rows = await self._db.fetchall(
-            "SELECT DISTINCT url FROM kb_entries WHERE guild_id = ? AND url IS NOT NULL",
-            (guild_id,))
-        hosts = {urlsplit(r[0]).hostname or "" for r in rows}
-        return sorted(h.removeprefix("www.") for h in hosts if h)
+        """The domains the shop's own knowledge base links to (product links, and any link
+        an FAQ answer gives): allowed, and guarded from look-alikes. Cached per version
+        of the knowledge base, since the guard asks for every generated reply."""
+        version = await self._kb.version(guild_id)
+        cached = self._domains.get(guild_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        hosts: set[str] = set()
+        for stored in (await self._kb.listing(guild_id)).entries:
+            e = stored.entry
+            if e.url:
+                hosts.add((urlsplit(e.url).hostname or "").removeprefix("www."))
+            hosts.update(host for host, _ in links_in(f"{e.title} {e.body}"))
+        domains = sorted(h for h in hosts if h)
+        self._domains[guild_id] = (version, domains)
+        return domains
 
     async def load(self, guild_id: int) -> RuleSet:
         rules = defaults(await self.shop_domains(guild_id))

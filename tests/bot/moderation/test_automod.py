@@ -9,6 +9,7 @@ from bot.core.pipeline import OutputCheck
 from bot.core.feature import load_features
 from bot.firstrun import DEMO_SHOP
 from bot.kb import KnowledgeBase
+from bot.kb.files import parse_document
 from bot.moderation import toxicity
 from bot.moderation.automod import Automod
 from bot.moderation.config import DEFAULTS, RuleError, defaults, from_row
@@ -111,3 +112,12 @@ async def test_the_guard_refuses_generated_text_a_moderator_would_delete(db):
                  "ping <@1> <@2> <@3>", "FREE NITRO at discord.gg/x"):
         assert (await check(OutputCheck(text, GUILD, 10))).startswith("automod: "), text
     await services.writer.close()
+
+
+async def test_links_the_knowledge_base_gives_are_the_shops_own(db):
+    faq = "## Where is my parcel?\nTrack it at https://www.royalmail.com/track-your-item\n"
+    await KnowledgeBase(db).import_document(GUILD, parse_document("faq.md", faq.encode()))
+    store = RuleStore(db)
+    assert await store.shop_domains(GUILD) == ["royalmail.com"]
+    rules = await store.load(GUILD)
+    assert "links" not in Automod(rules).check("see royalmail.com/track-your-item").rules
