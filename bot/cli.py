@@ -236,7 +236,7 @@ async def _console(settings: Settings, model_dir: Path, mods: frozenset[str]) ->
     console = Console(mods=mods, files_dir=settings.data_dir / "console")
     try:
         rt = await runtime.start(settings, db, model, console.poster, bot_user_id=BOT_ID,
-                                 bot_name=BOT_NAME)
+                                 bot_name=BOT_NAME, members=console.members)
     except BaseException:
         await model.close()
         await db.close()

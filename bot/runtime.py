@@ -25,6 +25,7 @@ from bot.core.addressing import Addressing
 from bot.core.feature import Features, Services, load_features
 from bot.core.guilds import GuildSettings
 from bot.core.jobs import Jobs
+from bot.core.members import MemberActions, NoMemberActions
 from bot.core.pipeline import Pipeline
 from bot.core.posting import Poster
 from bot.model import ChatModel, LocalModel
@@ -88,7 +89,8 @@ async def load_model(model_dir: Path, template: str | None = None) -> LocalModel
 
 
 def make_services(settings: Settings, db: Database, model: ChatModel, poster: Poster, *,
-                  bot_user_id: int, bot_name: str) -> Services:
+                  bot_user_id: int, bot_name: str,
+                  members: MemberActions | None = None) -> Services:
     """The shared services every feature's ``setup`` receives."""
     archive = Archive(db)
     writer = ArchiveWriter(archive)
@@ -98,15 +100,16 @@ def make_services(settings: Settings, db: Database, model: ChatModel, poster: Po
                                    bot_user_id=bot_user_id))
     return Services(settings=settings, db=db, archive=archive, writer=writer, model=model,
                     guilds=guilds, pipeline=pipeline, poster=poster,
-                    bot_user_id=bot_user_id, bot_name=bot_name)
+                    bot_user_id=bot_user_id, bot_name=bot_name,
+                    members=members or NoMemberActions())
 
 
 async def start(settings: Settings, db: Database, model: ChatModel, poster: Poster, *,
-                bot_user_id: int, bot_name: str) -> Runtime:
+                bot_user_id: int, bot_name: str, members: MemberActions | None = None) -> Runtime:
     """Set up the features over an open database and a started model. On failure nothing
     is closed here: the caller owns ``db`` and ``model`` until this returns."""
     services = make_services(settings, db, model, poster, bot_user_id=bot_user_id,
-                             bot_name=bot_name)
+                             bot_name=bot_name, members=members)
     writer = services.writer
     try:
         features = load_features(settings.features, services)

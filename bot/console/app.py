@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.console.commands import UnknownCommand, raw_arguments, split_command
+from bot.console.members import ConsoleMembers
 from bot.console.output import ConsolePoster, ConsoleReply, Screen
 from bot.console.world import (BOT_ID, BOT_NAME, CHANNELS, DM, GUILD_ID, Snowflakes,
                                member_id)
@@ -66,6 +67,8 @@ class Console:
         self.screen = Screen(self.print, files_dir)
         self.poster = ConsolePoster(self.screen, self._new_id,
                                     lambda user_id: self._names.get(user_id, str(user_id)))
+        self.members = ConsoleMembers(self.print, self._names.get,
+                                      lambda user_id: self._names.get(user_id, "").lower() in self._mods)
         self._rt: Runtime | None = None
         self.channel = "general"
         self._last_bot_message: dict[tuple[str, int | None], int] = {}

@@ -17,13 +17,14 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import ConfigError, Settings
 from bot.core.commands import Command
 from bot.core.guilds import GuildSettings
 from bot.core.jobs import Job
+from bot.core.members import MemberActions, NoMemberActions
 from bot.core.pipeline import DeleteHandler, EditHandler, MessageHook, OutputGuard, Pipeline
 from bot.core.posting import Poster
 from bot.core.replies import ComponentRoute
@@ -76,6 +77,7 @@ class Services:
     poster: Poster
     bot_user_id: int
     bot_name: str
+    members: MemberActions = field(default_factory=NoMemberActions)
 
 
 class FeatureError(ConfigError):

@@ -32,6 +32,7 @@ from bot.core.dispatch import press
 from bot.discord_app.cogs.events import EventsCog
 from bot.discord_app.commands import build_commands, caller_of, on_tree_error, run_interaction
 from bot.discord_app.components import Routed
+from bot.discord_app.members import DiscordMembers
 from bot.discord_app.poster import DiscordPoster
 from bot.discord_app.render import edit_kwargs, no_pings, send_kwargs
 
@@ -73,7 +74,8 @@ class ShopBot(commands.Bot):
             raise
         try:
             rt = await runtime.start(self.settings, db, model, DiscordPoster(self),
-                                     bot_user_id=self.user.id, bot_name=self.user.display_name)
+                                     bot_user_id=self.user.id, bot_name=self.user.display_name,
+                                     members=DiscordMembers(self))
         except BaseException:
             await model.close()
             await db.close()

@@ -19,6 +19,7 @@ import dataclasses
 
 from bot.core.feature import DataHooks, Feature, Services
 from bot.core.pipeline import OutputCheck
+from bot.moderation.actions import action_commands
 from bot.moderation.automod import Automod
 from bot.moderation.cases import CaseBook
 from bot.moderation.commands import mod_commands
@@ -61,7 +62,7 @@ def setup(services: Services) -> Feature:
             changed = cursor.rowcount
         return changed + await cases.forget(guild, user_id)
 
-    return Feature(name="moderation", guards=(guard,), commands=mod_commands(cases, store),
+    return Feature(name="moderation", guards=(guard,), commands=(*action_commands(services, cases), *mod_commands(cases, store)),
                    data=DataHooks(covers=("automod_rules.updated_by", "mod_cases.user_id",
                                           "mod_cases.closed_by", "mod_case_notes.author_id"),
                                   export=export, delete=unlink))

@@ -35,7 +35,7 @@ async def bot_runtime(tmp_path, db, local_model):
     out = io.StringIO()
     console = Console(mods=frozenset({"mo"}), out=out, files_dir=tmp_path / "console")
     rt = await start(settings(DATA_DIR=str(tmp_path)), db, local_model, console.poster,
-                     bot_user_id=BOT_ID, bot_name="bot")
+                     bot_user_id=BOT_ID, bot_name="bot", members=console.members)
     console.attach(rt)
     yield rt, console, out
     rt.pipeline.close()

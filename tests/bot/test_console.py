@@ -74,7 +74,8 @@ async def test_members_chat_and_use_commands(console_at):
         "[bot → ana] Done: I forgot 1 thing I remembered about you.",
         "[bot → ana] I don't remember anything about you yet.",
         "[bot → ana] Unknown command /dance. Commands: /memory, /forget, /kb import, /ask, "
-        "/faq add, /faq edit, /faq remove, /product describe, /mod cases, /mod case show, "
+        "/faq add, /faq edit, /faq remove, /product describe, /mod warn, /mod timeout, "
+        "/mod untimeout, /mod kick, /mod ban, /mod unban, /mod cases, /mod case show, "
         "/mod case reason, /mod case note, /mod case close, /mod automod show, "
         "/mod automod set, /mod automod reset, /mod policy, /settings show, "
         "/settings modlog, /settings persona, /settings answer-here, /settings staff, /help.",
