@@ -103,7 +103,7 @@ def run(rows: list[dict]) -> tuple[dict, list]:
         "other_benign_false_positive_rate": {"ours": fpr({"benign", "hard_benign"}, ours),
                                              "profanity_check_alone": fpr({"benign", "hard_benign"}, baseline)},
         "hard_benign_flagged": [r["text"] for r, f in zip(rows, ours) if f and r.get("category") == "hard_benign"],
-        "toxicity_threshold": automod.rules["toxicity"].params.get("threshold", toxicity.DEFAULT_THRESHOLD),
+        "toxicity_threshold": automod.rules["toxicity"].params["threshold"],
         "ms_per_message": round(1000 * seconds / max(1, len(rows)), 3),
     }
     errors = [{"text": r["text"], "category": r.get("category"), "label": r["label"], "rules": v.rules}

@@ -49,7 +49,7 @@ class Automod:
         verdicts = []
         for text, score in zip(texts, scores):
             found = check_content(text, params)
-            if tox and score >= tox.params.get("threshold", toxicity.DEFAULT_THRESHOLD):
+            if tox and score >= tox.params["threshold"]:
                 found["toxicity"] = f"toxicity {score:.2f}"
             actions = {a for name in found for a in enabled[name].actions}
             verdicts.append(Verdict(text, found, tuple(a for a in ACTION_ORDER if a in actions)))

@@ -49,16 +49,19 @@ PARAMS: dict[str, dict[str, tuple]] = {
 }
 
 DEFAULTS: dict[str, RuleConfig] = {
-    "words": RuleConfig(actions=("delete", "warn")),
+    "words": RuleConfig(actions=("delete", "warn"), params={"words": [], "defaults": True}),
     "scam": RuleConfig(actions=("delete", "timeout", "flag"), timeout_minutes=60),
-    "links": RuleConfig(actions=("delete", "warn")),
-    "caps": RuleConfig(actions=("delete",)),
-    "flood": RuleConfig(actions=("delete",)),
-    "mentions": RuleConfig(actions=("delete", "timeout"), timeout_minutes=10),
-    "toxicity": RuleConfig(actions=("delete", "flag")),
-    "burst": RuleConfig(actions=("timeout",), timeout_minutes=5),
-    "duplicates": RuleConfig(actions=("delete",)),
-    "new_accounts": RuleConfig(enabled=False, actions=("delete", "flag")),
+    "links": RuleConfig(actions=("delete", "warn"), params={"mode": "invites", "allow": []}),
+    "caps": RuleConfig(actions=("delete",), params={"min_letters": 12, "ratio": 0.7}),
+    "flood": RuleConfig(actions=("delete",), params={"max_lines": 10, "max_repeat": 15,
+                                                     "max_same_words": 5, "zalgo_ratio": 0.3}),
+    "mentions": RuleConfig(actions=("delete", "timeout"), timeout_minutes=10,
+                           params={"max_mentions": 5}),
+    "toxicity": RuleConfig(actions=("delete", "flag"), params={"threshold": 0.8}),
+    "burst": RuleConfig(actions=("timeout",), timeout_minutes=5, params={"messages": 6, "seconds": 8}),
+    "duplicates": RuleConfig(actions=("delete",), params={"count": 3, "seconds": 60}),
+    "new_accounts": RuleConfig(enabled=False, actions=("delete", "flag"),
+                               params={"min_age_hours": 24}),
 }
 
 RuleSet = Mapping[str, RuleConfig]

@@ -43,13 +43,13 @@ class RateTracker:
         found = {}
         burst = rules.get("burst")
         if burst is not None and burst.enabled:
-            n, seconds = burst.params.get("messages", 6), burst.params.get("seconds", 8)
+            n, seconds = burst.params["messages"], burst.params["seconds"]
             count = sum(1 for at, _ in recent if now - at <= seconds)
             if count >= n:
                 found["burst"] = f"{count} messages in {seconds} s"
         dupes = rules.get("duplicates")
         if dupes is not None and dupes.enabled and fingerprint:
-            n, seconds = dupes.params.get("count", 3), dupes.params.get("seconds", 60)
+            n, seconds = dupes.params["count"], dupes.params["seconds"]
             count = sum(1 for at, f in recent if f == fingerprint and now - at <= seconds)
             if count >= n:
                 found["duplicates"] = f"the same message {count} times in {seconds} s"
@@ -60,7 +60,7 @@ def new_account(text: str, account_age_s: float, rule: RuleConfig | None) -> str
     """An account younger than ``min_age_hours`` may not post links or mentions."""
     if rule is None or not rule.enabled:
         return None
-    hours = rule.params.get("min_age_hours", 24)
+    hours = rule.params["min_age_hours"]
     if account_age_s >= hours * 3600:
         return None
     if links_in(text) or "<@" in text or "@everyone" in text or "@here" in text:

@@ -17,6 +17,7 @@ from importlib import resources
 
 from rapidfuzz.distance import Levenshtein
 
+from bot.moderation.config import DEFAULTS
 from bot.moderation.normalize import Normalized, contains, normalize, phrase_of
 
 # Hateful slurs no community wants, matched as whole words after normalisation. General
@@ -66,8 +67,8 @@ _MENTION_ALL = re.compile(r"@(?:everyone|here)\b")
 
 
 def words(text: str, norm: Normalized, params: dict) -> str | None:
-    banned = [phrase_of(w) for w in params.get("words", ())]
-    if params.get("defaults", True):
+    banned = [phrase_of(w) for w in params["words"]]
+    if params["defaults"]:
         banned += DEFAULT_WORDS
     for phrase in banned:
         if phrase and contains(norm, phrase):
@@ -131,7 +132,7 @@ def suspicious(host: str, known: dict[str, tuple[str, ...]] = BRANDS) -> str | N
 
 def links(text: str, norm: Normalized, params: dict) -> str | None:
     shop = list(params.get("shop_domains", ()))
-    allow = [a.casefold().removeprefix("www.") for a in [*params.get("allow", ()), *shop]]
+    allow = [a.casefold().removeprefix("www.") for a in [*params["allow"], *shop]]
     known = brands(shop)
     for host, full in links_in(text):
         if _allowed(host, allow):
@@ -141,7 +142,7 @@ def links(text: str, norm: Normalized, params: dict) -> str | None:
         why = suspicious(host, known)
         if why:
             return why
-        if params.get("mode", "invites") == "allowlist":
+        if params["mode"] == "allowlist":
             return f"a link to {host}, not on the allowlist"
     return None
 
@@ -160,20 +161,20 @@ def scam(text: str, norm: Normalized, params: dict) -> str | None:
 
 def caps(text: str, norm: Normalized, params: dict) -> str | None:
     letters = [c for c in text if c.isalpha()]
-    if len(letters) < params.get("min_letters", 12):
+    if len(letters) < params["min_letters"]:
         return None
     share = sum(c.isupper() for c in letters) / len(letters)
-    return f"{share:.0%} capitals" if share >= params.get("ratio", 0.7) else None
+    return f"{share:.0%} capitals" if share >= params["ratio"] else None
 
 
 def flood(text: str, norm: Normalized, params: dict) -> str | None:
     lines = text.count("\n") + 1
-    if lines > params.get("max_lines", 10):
+    if lines > params["max_lines"]:
         return f"{lines} lines"
     marks = sum(unicodedata.combining(c) > 0 for c in text)
-    if marks >= 4 and marks >= params.get("zalgo_ratio", 0.3) * max(1, len(text) - marks):
+    if marks >= 4 and marks >= params["zalgo_ratio"] * max(1, len(text) - marks):
         return "zalgo text"
-    repeats = params.get("max_repeat", 15)
+    repeats = params["max_repeat"]
     run = longest_run(text)
     if run >= repeats:
         return f"a character repeated {run} times"
@@ -185,7 +186,7 @@ def flood(text: str, norm: Normalized, params: dict) -> str | None:
         grams = Counter(tokens[i:i + n] for i in range(len(tokens) - n + 1))
         if grams:
             gram, count = grams.most_common(1)[0]
-            if count >= params.get("max_same_words", 5) and count * n >= 0.5 * len(tokens):
+            if count >= params["max_same_words"] and count * n >= 0.5 * len(tokens):
                 return f"{' '.join(gram)!r} repeated {count} times"
     return None
 
@@ -218,7 +219,7 @@ def mentions(text: str, norm: Normalized, params: dict) -> str | None:
     if _MENTION_ALL.search(text):
         return "@everyone or @here"
     n = len(_MENTION.findall(text))
-    return f"{n} mentions" if n >= params.get("max_mentions", 5) else None
+    return f"{n} mentions" if n >= params["max_mentions"] else None
 
 
 Rule = Callable[[str, Normalized, dict], "str | None"]
@@ -228,12 +229,13 @@ CONTENT_RULES: dict[str, Rule] = {"words": words, "scam": scam, "links": links, 
 
 def check_content(text: str, params: dict[str, dict]) -> dict[str, str]:
     """{rule: detail} for each enabled content rule (a key of ``params``) the text breaks,
-    toxicity aside (it needs the classifier: ``toxicity``)."""
+    toxicity aside (it needs the classifier: ``toxicity``). Parameters left out take the
+    rule's defaults (``config.DEFAULTS``)."""
     norm = normalize(text)
     found = {}
     for name, rule in CONTENT_RULES.items():
         if name in params:
-            detail = rule(text, norm, params[name])
+            detail = rule(text, norm, {**DEFAULTS[name].params, **params[name]})
             if detail:
                 found[name] = detail
     return found

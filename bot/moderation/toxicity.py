@@ -18,7 +18,6 @@ import functools
 
 from bot.moderation.normalize import collapse, normalize, stretched
 
-DEFAULT_THRESHOLD = 0.8
 NEUTRAL = "person"
 IDENTITY_WORDS = frozenset("""
 gay gays lesbian lesbians bisexual bi queer trans transgender transgendered nonbinary enby lgbt

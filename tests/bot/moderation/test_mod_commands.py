@@ -52,11 +52,11 @@ async def test_automod_settings_and_policy_are_changed_and_refused_with_the_sett
         "mo: /mod policy escalate_after=2 dm_members=yes",
     ])
     assert lines == [
-        "[bot → mo] Saved. **caps**: on; actions delete; ratio=0.9",
+        "[bot → mo] Saved. **caps**: on; actions delete; min_letters=12, ratio=0.9",
         "[bot → mo] Nothing changed: caps.ratio: must be between 0.3 and 1.0.",
         "[bot → mo] Nothing changed: caps.actions: choose from delete, flag, timeout, warn (not explode).",
-        "[bot → mo] Saved. **words**: on; actions delete, warn; words=[free stuff, spoiler]",
-        "[bot → mo] **caps**: on; actions delete; ratio=0.9",
+        "[bot → mo] Saved. **words**: on; actions delete, warn; words=[free stuff, spoiler], defaults=True",
+        "[bot → mo] **caps**: on; actions delete; min_letters=12, ratio=0.9",
         "[bot → mo] caps is back to its defaults.",
         "[bot → mo] Saved. Warnings expire after 30 days; 2 active warnings within 7 days lead to "
         "a 60-minute timeout; members are sent the reason by DM.",
