@@ -33,7 +33,7 @@ from bot.chat.streaming import ReplyWriter, Withheld
 from bot.core.guilds import GuildSettings
 from bot.core.messages import Incoming, MessageGone, ReplyChannel, SentMessage
 from bot.core.pipeline import MessageEvent, OutputCheck, Pipeline
-from bot.core.posting import ChannelTarget, Poster
+from bot.core.posting import ChannelTarget, Poster, post_to_modlog
 from bot.core.replies import Reply
 from bot.core.text import clean_text, sanitize, split_message
 from bot.config import Settings
@@ -255,15 +255,10 @@ class ChatService:
         """A withheld answer is logged, and posted to the mod-log channel when it is set."""
         log.warning("withheld a generated answer to message %d in guild %s: %s",
                     msg.message_id, msg.guild_id, reason)
-        channel = await self._guilds.modlog_channel(msg.guild_id) if msg.guild_id else None
-        if not isinstance(channel, int):
-            return
-        text = (f"I withheld an answer I wrote to a message in <#{msg.channel_id}> "
-                f"({sanitize(reason)}) and wrote it again.")
-        try:
-            await self._poster.send(ChannelTarget(msg.guild_id, channel), Reply(text))
-        except Exception:
-            log.exception("could not post to the mod-log channel of guild %d", msg.guild_id)
+        if msg.guild_id:
+            await post_to_modlog(self._guilds, self._poster, msg.guild_id,
+                                 f"I withheld an answer I wrote to a message in <#{msg.channel_id}> "
+                                 f"({sanitize(reason)}) and wrote it again.")
 
     async def _grounded(self, msg: Incoming, out: ReplyChannel, outcome: Outcome, guard) -> None:
         """Post an answer from the knowledge base, or the honest decline."""

@@ -9,11 +9,17 @@ channel's recent messages instead of posting twice.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.core.replies import Reply
+
+if TYPE_CHECKING:
+    from bot.core.guilds import GuildSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,3 +88,17 @@ class Poster(Protocol):
     async def create_event(self, event: ScheduledEvent) -> int:
         """Create the event; return its id."""
         ...
+
+
+async def post_to_modlog(guilds: "GuildSettings", poster: Poster, guild_id: int, text: str) -> bool:
+    """Post ``text`` to the guild's mod-log channel if one is set by id; False when none
+    is, or the post failed (logged: the caller's own record stands either way)."""
+    channel = await guilds.modlog_channel(guild_id)
+    if not isinstance(channel, int):
+        return False
+    try:
+        await poster.send(ChannelTarget(guild_id, channel), Reply(text))
+    except Exception:
+        log.exception("could not post to the mod-log channel of guild %d", guild_id)
+        return False
+    return True

@@ -38,7 +38,9 @@ from bot.core.posting import ChannelTarget
 from bot.core.replies import Button, ComponentRoute, Embed, Press, Reply, custom_id
 from bot.core.text import clean_text, sanitize
 from bot.grounding import Grounder
-from bot.grounding.compose import decline, price_text, stock_text
+from bot.grounding.answerer import source_of
+from bot.grounding.compose import decline
+from bot.grounding.describe import entry_draft, preview, product_facts, tidy
 from bot.grounding.facts import Source, unsupported
 from bot.kb import FAQ, PRODUCT, Entry, KBError, KnowledgeBase, Stored, parse_document
 from bot.kb.entries import faq_key
@@ -50,59 +52,15 @@ MANAGE_SERVER = Access.permission_named("manage_guild")
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 QUESTION_CHARS, ANSWER_CHARS = 300, 4000
 MEMBER_QUOTES, QUOTE_CHARS = 8, 300      # what members say about a product, in the prompt
-FACT_BODY_CHARS = 600                    # the current description, in the prompt
 DRAFT_TOKENS, MIN_DRAFT_TOKENS = 220, 32
-DRAFT_CHARS, PREVIEW_CHARS = 1500, 3500  # a drafted text; what an embed shows of one
 DRAFT_TIMEOUT_S = 120.0
 APPROVE, DISCARD = "knowledge.approve", "knowledge.discard"
 PENDING, APPROVED, DISCARDED = "pending", "approved", "discarded"
 BUSY = "The model is busy right now; please try again in a minute."
 _MENTION = re.compile(r"<[@#][!&]?\d+>")
-_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 SYSTEM = ("Describe this shop product in two to four warm, plain sentences. State only the "
           "facts below: no other price, number, size or stock. Use what members praise or "
           "criticise as impressions, naming no one.")
-
-
-def entry_source(stored: Stored) -> Source:
-    """What a draft may state: the entry's every field as text (as the answerer cites it)."""
-    e = stored.entry
-    fields = [e.title, e.body, e.key, e.category or "", e.url or "", price_text(stored) or "",
-              e.price or "", e.currency or "", *(f"{k}: {v}" for k, v in e.attributes.items())]
-    return Source("\n".join(fields), e.in_stock)
-
-
-def product_facts(stored: Stored, with_body: bool = True) -> str:
-    e = stored.entry
-    lines = [f"Name: {e.title}", f"SKU: {e.key}"]
-    lines += [f"{label}: {value}" for label, value in (
-        ("Price", price_text(stored)), ("Stock", stock_text(stored)), ("Category", e.category))
-        if value]
-    lines += [f"{k.capitalize()}: {v}" for k, v in e.attributes.items()]
-    if with_body and e.body.strip():
-        lines.append(f"Current description: {e.body.strip()[:FACT_BODY_CHARS]}")
-    return "\n".join(lines)
-
-
-def entry_draft(stored: Stored) -> str:
-    """The fallback: the entry's own description and attributes, which cannot fail the check."""
-    e = stored.entry
-    parts = [e.body.strip()] if e.body.strip() else []
-    parts += [f"{k.capitalize()}: {v}." for k, v in e.attributes.items()]
-    return " ".join(parts) or f"{e.title}."
-
-
-def tidy(text: str) -> str:
-    """A model's draft made safe to show, cut at a sentence end within ``DRAFT_CHARS``."""
-    text = sanitize(text).strip()
-    if len(text) <= DRAFT_CHARS:
-        return text
-    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, DRAFT_CHARS)]
-    return text[: ends[-1] if ends else DRAFT_CHARS].strip()
-
-
-def preview(text: str) -> str:
-    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
 def setup(services: Services) -> Feature:
@@ -253,7 +211,7 @@ def setup(services: Services) -> Feature:
     async def draft(stored: Stored, quotes: list[str], guild: int,
                     channel: int) -> tuple[str | None, str]:
         """(text, why the model's draft was not used: "" when it was). Raises Busy."""
-        source, note, why = entry_source(stored), "", ""
+        source, note, why = source_of(stored), "", ""
         for _ in range(2):  # one retry, told what was wrong
             req = request(stored, quotes, note)
             if req is None:

@@ -116,16 +116,17 @@ def is_factual(text: str, terms: Sequence[Term], hits: Sequence[Hit]) -> bool:
     return bool(words & FACT_WORDS or any(w in text for w in CJK_FACT_WORDS) or hits)
 
 
+def source_of(stored: Stored) -> Source:
+    """What a text citing ``stored`` may state: the entry's every field as text."""
+    e = stored.entry
+    fields = [e.title, e.body, e.key, e.category or "", e.url or "",
+              compose.price_text(stored) or "", e.price or "", e.currency or "",
+              *(f"{k}: {v}" for k, v in e.attributes.items())]
+    return Source("\n".join(fields), e.in_stock if e.kind == PRODUCT else None)
+
+
 def sources_of(hits: Sequence[Hit]) -> list[Source]:
-    """What a reply citing ``hits`` may state: each entry's every field as text."""
-    out = []
-    for hit in hits:
-        e = hit.stored.entry
-        fields = [e.title, e.body, e.key, e.category or "", e.url or "",
-                  compose.price_text(hit.stored) or "", e.price or "", e.currency or "",
-                  *(f"{k}: {v}" for k, v in e.attributes.items())]
-        out.append(Source("\n".join(fields), e.in_stock if e.kind == PRODUCT else None))
-    return out
+    return [source_of(hit.stored) for hit in hits]
 
 
 class Grounder:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from bot.core.commands import MODERATORS, Command, Invocation, MemberRef, Option, OptionKind
 from bot.core.feature import Services
 from bot.core.members import ActionFailed
-from bot.core.posting import ChannelTarget, DirectTarget
+from bot.core.posting import DirectTarget, post_to_modlog
 from bot.core.replies import Reply
 from bot.core.text import sanitize
 from bot.moderation.cases import ESCALATION, Case, CaseBook
@@ -77,16 +77,10 @@ def action_commands(services: Services, cases: CaseBook) -> tuple[Command, ...]:
         return " They were told by DM."
 
     async def log_case(guild: int, case: Case) -> None:
-        channel = await guilds.modlog_channel(guild)
-        if not isinstance(channel, int):
-            return
         length = f" for {case.duration_s // 60} minutes" if case.duration_s else ""
-        text = (f"Case {case.number}: <@{case.user_id}> {PAST[case.action]}{length} by "
-                f"<@{case.actor_id}>: {sanitize(case.reason)}")
-        try:
-            await poster.send(ChannelTarget(guild, channel), Reply(text))
-        except Exception:
-            pass  # the case is the record; the channel is a copy
+        await post_to_modlog(guilds, poster, guild,
+                             f"Case {case.number}: <@{case.user_id}> {PAST[case.action]}{length} "
+                             f"by <@{case.actor_id}>: {sanitize(case.reason)}")
 
     async def act(inv: Invocation, action: str, user_id: int, name: str, *,
                   seconds: int | None = None, delete_days: int = 0) -> Reply:

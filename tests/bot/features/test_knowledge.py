@@ -12,7 +12,8 @@ from bot.config import DEFAULT_FEATURES
 from bot.core.commands import AttachmentRef, Caller, ChannelRef, RoleRef
 from bot.core.dispatch import press, run_command
 from bot.core.feature import load_features
-from bot.features.knowledge import APPROVE, DISCARD, MAX_UPLOAD_BYTES, entry_source
+from bot.features.knowledge import APPROVE, DISCARD, MAX_UPLOAD_BYTES
+from bot.grounding.answerer import source_of
 from bot.grounding.compose import DONT_KNOW
 from bot.grounding.facts import unsupported
 from bot.kb import FAQ, PRODUCT, KnowledgeBase
@@ -199,7 +200,7 @@ async def test_a_drafted_description_checks_out_and_approve_writes_it(bot, db):
     assert set(ids) == {"Approve", "Discard"} and ids["Approve"].startswith(f"{APPROVE}:")
     (text,) = [r[0] for r in await db.fetchall("SELECT text FROM product_drafts WHERE status = 'pending'")]
     stored = await bot.kb.get(GUILD, PRODUCT, "S-1")
-    assert unsupported(text, [entry_source(stored)]) == []  # the model's, or the fallback
+    assert unsupported(text, [source_of(stored)]) == []  # the model's, or the fallback
     assert reply.embeds[0].description == text
 
     refused = await press(bot.features, MEMBER, ids["Approve"])
