@@ -6,6 +6,8 @@ Input lines:
     name: ^ text       reply to the bot's latest message in this channel
     name: /cmd a=b     run a command as `name` (`name: /help` lists what they may run)
     name: !press N     press button or option N of the latest reply that showed choices
+    name: !on @ana Report to moderators
+                       run a message command on ana's latest message in this channel
     #channel           switch channel: #general, #support, #announcements, #mod-log, or
                        #dm for each member's direct messages with the bot
     /help, /quit
@@ -34,12 +36,13 @@ from typing import TextIO
 
 from bot.console.commands import UnknownCommand, raw_arguments, split_command
 from bot.console.members import ConsoleMembers
-from bot.console.output import ConsolePoster, ConsoleReply, Screen
-from bot.console.world import (BOT_ID, BOT_NAME, CHANNELS, DM, GUILD_ID, Snowflakes,
+from bot.console.output import HISTORY, ConsolePoster, ConsoleReply, Screen
+from bot.console.world import (BOT_ID, BOT_NAME, CHANNELS, DM, GUILD_ID, ROLES, Snowflakes,
                                member_id)
-from bot.core.commands import ADMINISTRATOR, ArgumentError, Caller, commands_for
-from bot.core.dispatch import press, run_command
+from bot.core.commands import ADMINISTRATOR, ArgumentError, Caller, MessageRef, commands_for
+from bot.core.dispatch import press, run_command, run_message_command
 from bot.core.messages import Incoming
+from bot.core.posting import ChannelTarget, Posted
 from bot.core.replies import Reply
 from bot.core.text import defuse_mentions
 from bot.runtime import Runtime
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"^([A-Za-z0-9_.-]{1,32}):\s?(.*)$", re.DOTALL)
 _MENTION = re.compile(rf"@{BOT_NAME}\b", re.IGNORECASE)
 _PRESS = re.compile(r"^!press\s+(\d{1,3})$")
+_ON = re.compile(r"^!on\s+@?([A-Za-z0-9_.-]{1,32})\s+(.+)$")
 HELP = __doc__.split("Input lines:\n", 1)[1].split("\n\n", 1)[0]
 
 
@@ -68,7 +72,8 @@ class Console:
         self.poster = ConsolePoster(self.screen, self._new_id,
                                     lambda user_id: self._names.get(user_id, str(user_id)))
         self.members = ConsoleMembers(self.print, self._names.get,
-                                      lambda user_id: self._names.get(user_id, "").lower() in self._mods)
+                                      lambda user_id: self._names.get(user_id, "").lower() in self._mods,
+                                      self.poster)
         self._rt: Runtime | None = None
         self.channel = "general"
         self._last_bot_message: dict[tuple[str, int | None], int] = {}
@@ -116,6 +121,8 @@ class Console:
                 await self._command(name, text[1:])
             elif (pressed := _PRESS.match(text.strip())) is not None:
                 await self._press(name, int(pressed[1]))
+            elif (on := _ON.match(text.strip())) is not None:
+                await self._message_command(name, on[1], on[2])
             elif background:
                 task = asyncio.create_task(self._post(name, text))
                 self._tasks.add(task)
@@ -135,12 +142,17 @@ class Console:
             self.print(f"? no channel #{name}; channels: "
                        + ", ".join(f"#{c}" for c in [*CHANNELS, DM]))
 
+    def _is_mod(self, name: str) -> bool:
+        return name.lower() in self._mods
+
+    def _permissions(self, name: str) -> frozenset[str]:
+        return frozenset({ADMINISTRATOR}) if self._is_mod(name) else frozenset()
+
     def _caller(self, name: str) -> Caller:
         dm = self.channel == DM
         return Caller(user_id=member_id(name), name=name, guild_id=None if dm else GUILD_ID,
                       channel_id=member_id(f"dm:{name}") if dm else CHANNELS[self.channel],
-                      permissions=frozenset({ADMINISTRATOR}) if name.lower() in self._mods
-                      else frozenset())
+                      permissions=self._permissions(name))
 
     async def _post(self, name: str, text: str) -> None:
         author = member_id(name)
@@ -161,12 +173,19 @@ class Console:
             content=text, created_at=int(time.time() * 1000), reply_to_id=reply_to,
             reply_to_author_id=BOT_ID if reply_to else None,
             mentions_bot=bool(_MENTION.search(text)),
+            author_roles=frozenset({ROLES["moderators" if self._is_mod(name) else "members"]}),
+            author_permissions=self._permissions(name),
         )
+        if not dm:
+            self.poster.record(Posted(msg.message_id, channel_id, author, text, msg.created_at))
         reply = ConsoleReply(channel, self._new_id)
         await self._rt.pipeline.on_message(msg, reply)
         for message in reply.posted:
             if message.deleted:
                 continue
+            if not dm:
+                self.poster.record(Posted(message.id, channel_id, BOT_ID, message.text,
+                                          int(time.time() * 1000)))
             self._last_bot_message[key] = message.id
             where = "" if channel == self.channel else f" in #{channel}"
             to = f" → {name}" if dm else ""
@@ -175,13 +194,13 @@ class Console:
     async def _command(self, name: str, line: str) -> None:
         caller = self._caller(name)
         features = self._rt.features
+        allowed = commands_for(caller, features.commands)
         if line.split(maxsplit=1)[0:1] == ["help"]:
-            allowed = commands_for(caller, features.commands)
             lines = [f"{c.usage()}  {c.description}" for c in allowed]
             self._show(name, Reply("Commands you can use here:\n" + "\n".join(lines)))
             return
         try:
-            command, words = split_command(features, line)
+            command, words = split_command(features, line, allowed)
             raw = raw_arguments(command, words, {n.lower() for n in self._names.values()})
         except (UnknownCommand, ArgumentError) as exc:
             self._show(name, Reply(str(exc)))
@@ -194,6 +213,27 @@ class Console:
             return
         custom_id, values = self.screen.choices[number - 1]
         self._show(name, await press(self._rt.features, self._caller(name), custom_id, values))
+
+    async def _message_command(self, name: str, author: str, command_name: str) -> None:
+        command = next((c for n, c in self._rt.features.message_commands.items()
+                        if n.casefold() == command_name.strip().casefold()), None)
+        if command is None:
+            names = ", ".join(self._rt.features.message_commands) or "none"
+            self.print(f"? no message command {command_name!r}; there are: {names}")
+            return
+        if self.channel == DM:
+            self._show(name, Reply("Message commands work in a server channel.", private=True))
+            return
+        author_id = BOT_ID if author.lower() == BOT_NAME else member_id(author)
+        history = await self.poster.history(ChannelTarget(GUILD_ID, CHANNELS[self.channel]), HISTORY)
+        target = next((p for p in history if p.author_id == author_id), None)
+        if target is None:
+            self.print(f"? no message by {author} in #{self.channel}")
+            return
+        ref = MessageRef(target.message_id, target.channel_id, author_id,
+                         BOT_NAME if author_id == BOT_ID else author, target.content,
+                         target.created_at, author_is_bot=author_id == BOT_ID)
+        self._show(name, await run_message_command(command, self._caller(name), ref))
 
     def _show(self, name: str, reply: Reply) -> None:
         public = reply.private is False and self.channel != DM

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.console.world import CHANNELS, ROLES, member_id
@@ -26,8 +27,11 @@ class UnknownCommand(Exception):
     pass
 
 
-def split_command(features: Features, line: str) -> tuple[Command, list[str]]:
-    """The command a line names and its remaining words; raises ``UnknownCommand``."""
+def split_command(features: Features, line: str,
+                  visible: Sequence[Command]) -> tuple[Command, list[str]]:
+    """The command a line names and its remaining words; raises ``UnknownCommand``, which
+    lists the ``visible`` commands (those the caller may run: a member is not shown the
+    moderators' commands)."""
     try:
         words = shlex.split(line)
     except ValueError as exc:
@@ -37,7 +41,7 @@ def split_command(features: Features, line: str) -> tuple[Command, list[str]]:
             command = features.command(" ".join(words[:length]))
             if command is not None:
                 return command, words[length:]
-    names = ", ".join(f"/{c.path}" for c in features.commands)
+    names = ", ".join(f"/{c.path}" for c in visible)
     raise UnknownCommand(f"Unknown command /{words[0] if words else ''}. Commands: {names}, /help.")
 
 

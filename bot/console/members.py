@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.console.world import BOT_ID
+from bot.console.output import ConsolePoster
+from bot.console.world import BOT_ID, channel_name
 from bot.core.members import ActionFailed, Standing
 
 BOT_ROLE, MOD_ROLE, MEMBER_ROLE = 3, 2, 1
@@ -19,8 +20,9 @@ BOT_PERMISSIONS = frozenset({"moderate_members", "kick_members", "ban_members", 
 
 class ConsoleMembers:
     def __init__(self, print_line: Callable[[str], None], name_of: Callable[[int], str | None],
-                 is_mod: Callable[[int], bool]) -> None:
+                 is_mod: Callable[[int], bool], poster: ConsolePoster) -> None:
         self._print = print_line
+        self._poster = poster
         self._name = name_of
         self._is_mod = is_mod
         self.banned: set[int] = set()
@@ -60,3 +62,10 @@ class ConsoleMembers:
             raise ActionFailed("that user is not banned")
         self.banned.discard(user_id)
         self._print(f"[server] {self._who(user_id)} was unbanned: {reason}")
+
+    async def purge(self, guild_id: int, channel_id: int, limit: int, user_id: int | None,
+                    reason: str) -> list[int]:
+        gone = self._poster.take(channel_id, limit, user_id)
+        whose = f" by {self._who(user_id)}" if user_id is not None else ""
+        self._print(f"[server] {len(gone)} messages{whose} deleted in #{channel_name(channel_id)}: {reason}")
+        return [p.message_id for p in gone]

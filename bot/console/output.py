@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bot.console.world import BOT_NAME, CHANNELS, GUILD_ID, Snowflakes, channel_name
+from bot.console.world import BOT_ID, BOT_NAME, CHANNELS, GUILD_ID, Snowflakes, channel_name
 from bot.core.posting import ChannelTarget, DirectTarget, Posted, PostingError, ScheduledEvent, Target
 from bot.core.replies import Button, Reply, Select
 from bot.core.text import sanitize
@@ -55,6 +55,7 @@ class ConsoleReply:
         return message
 
 
+HISTORY = 500  # messages the console keeps per channel, as a client's scroll-back
 _CHANNEL_MENTION = re.compile(r"<#(\d+)>")
 
 
@@ -149,8 +150,26 @@ class ConsolePoster:
 
     async def delete(self, target: Target, message_id: int) -> None:
         where, channel = self._where(target)
+        gone = [p for p in self._history.get(channel, []) if p.message_id == message_id]
         self._history[channel] = [p for p in self._history.get(channel, []) if p.message_id != message_id]
-        self._screen.line(f"[{BOT_NAME} → {where}] (deleted {message_id})")
+        if gone and gone[0].author_id not in (0, BOT_ID):
+            self._screen.line(f"[server] {self._names(gone[0].author_id)}'s message in {where} "
+                              f"was deleted: {shown(gone[0].content[:80])}")
+        else:
+            self._screen.line(f"[{BOT_NAME} → {where}] (deleted {message_id})")
+
+    def record(self, posted: Posted) -> None:
+        """A member's message, so history, deletes and purges see it as Discord would."""
+        self._history.setdefault(posted.channel_id, []).insert(0, posted)
+        del self._history[posted.channel_id][HISTORY:]
+
+    def take(self, channel_id: int, limit: int, user_id: int | None) -> list[Posted]:
+        """Remove, among the ``limit`` newest messages, those by ``user_id`` (or all)."""
+        newest = self._history.get(channel_id, [])
+        gone = [p for p in newest[:limit] if user_id is None or p.author_id == user_id]
+        ids = {p.message_id for p in gone}
+        self._history[channel_id] = [p for p in newest if p.message_id not in ids]
+        return gone
 
     async def history(self, target: ChannelTarget, limit: int = 50) -> list[Posted]:
         _, channel = self._where(target)

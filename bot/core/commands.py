@@ -77,13 +77,20 @@ MODERATORS = Access("moderators")
 class Caller:
     """Who runs a command or presses a button, and where. ``permissions`` are the Discord
     permission names they hold in that channel (the console grants ``administrator`` to
-    ``--mods``). ``guild_id`` is None in direct messages."""
+    ``--mods``). ``guild_id`` is None in direct messages. In a thread, ``channel_id`` is
+    its parent (where channel settings live) and ``thread_id`` the thread itself."""
 
     user_id: int
     name: str
     guild_id: int | None
     channel_id: int = 0
     permissions: frozenset[str] = frozenset()
+    thread_id: int | None = None
+
+    @property
+    def where(self) -> int:
+        """The channel or thread the caller is in: where "this channel" acts."""
+        return self.thread_id or self.channel_id
 
     @property
     def is_moderator(self) -> bool:
@@ -205,6 +212,39 @@ class Command:
         for o in self.options:
             parts.append(f"{o.name}=…" if o.required else f"[{o.name}=…]")
         return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """The message a message command was run on. ``channel_id`` is where it is (a thread's
+    own id inside a thread), ``attachments`` its file names."""
+
+    message_id: int
+    channel_id: int
+    author_id: int
+    author_name: str
+    content: str
+    created_at: int  # unix ms UTC
+    attachments: tuple[str, ...] = ()
+    author_is_bot: bool = False
+
+
+MessageHandler = Callable[[Caller, MessageRef], Awaitable["Reply"]]
+MAX_MESSAGE_COMMANDS = 5  # Discord's limit on message context-menu commands per app
+
+
+@dataclass(frozen=True)
+class MessageCommand:
+    """A command on a message (Discord: the message's Apps menu), such as "Report to
+    moderators". The name is what the menu shows. Guild-only; its answer is private."""
+
+    name: str
+    handler: MessageHandler = field(compare=False, repr=False)
+    access: Access = EVERYONE
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.name) <= 32 or self.name != " ".join(self.name.split()):
+            raise ValueError(f"message command name {self.name!r}: 1-32 characters, single spaces")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from datetime import timezone, tzinfo
 from typing import Any
 
-from bot.core.commands import ArgumentError, Caller, Command, Invocation, convert_all
+from bot.core.commands import (ArgumentError, Caller, Command, Invocation, MessageCommand,
+                               MessageRef, convert_all)
 from bot.core.feature import Features
 from bot.core.replies import Press, Reply, split_custom_id
 from bot.core.text import DISCORD_LIMIT
@@ -87,3 +88,17 @@ async def press(features: Features, caller: Caller, custom_id: str,
         log.exception("component %s failed for user %d", custom_id, caller.user_id)
         return Reply(FAILED, private=True)
     return fit(reply, True)
+
+
+async def run_message_command(command: MessageCommand, caller: Caller, message: MessageRef) -> Reply:
+    """A message command: the same access check first, then the handler; always private."""
+    if caller.guild_id is None:
+        return Reply(NOT_IN_DMS, private=True)
+    if not command.access.allows(caller.permissions):
+        return denied(command.access.describe(), repr(command.name))
+    try:
+        reply = await command.handler(caller, message)
+    except Exception:
+        log.exception("message command %r failed for user %d", command.name, caller.user_id)
+        return Reply(FAILED, private=True)
+    return fit(dataclasses.replace(reply, private=True), True)

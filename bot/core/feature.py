@@ -3,7 +3,8 @@
 A feature is a module under ``bot/features/`` with ``setup(services) -> Feature``, like a
 discord.py extension's ``setup(bot)``. The ``FEATURES`` setting lists them in load order
 (RoboDanny's ``initial_extensions``); they stop in reverse order. A feature declares:
-  * ``commands`` and ``components`` (button and select handlers, by custom-id route);
+  * ``commands``, ``message_commands`` (run on a message, from its menu) and
+    ``components`` (button and select handlers, by custom-id route);
   * message ``hooks`` by pipeline stage, plus ``on_edit``/``on_delete``;
   * output ``guards`` that generated text must pass;
   * background ``jobs``;
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import ConfigError, Settings
-from bot.core.commands import Command
+from bot.core.commands import MAX_MESSAGE_COMMANDS, Command, MessageCommand
 from bot.core.guilds import GuildSettings
 from bot.core.jobs import Job
 from bot.core.members import MemberActions, NoMemberActions
@@ -52,6 +53,7 @@ class DataHooks:
 class Feature:
     name: str
     commands: tuple[Command, ...] = ()
+    message_commands: tuple[MessageCommand, ...] = ()
     components: tuple[ComponentRoute, ...] = ()
     hooks: tuple[MessageHook, ...] = ()
     on_edit: EditHandler | None = None
@@ -92,6 +94,7 @@ class Features:
         self.commands: list[Command] = []
         self._by_path: dict[str, Command] = {}
         self._routes: dict[str, ComponentRoute] = {}
+        self.message_commands: dict[str, MessageCommand] = {}
         groups: set[str] = set()
         for feature in self.features:
             for command in feature.commands:
@@ -101,10 +104,18 @@ class Features:
                 self.commands.append(command)
                 if command.group:
                     groups.add(command.group.split(" ")[0])
+            for action in feature.message_commands:
+                if action.name.casefold() in map(str.casefold, self.message_commands):
+                    raise FeatureError(f"feature {feature.name}: message command {action.name!r} "
+                                       "is declared twice")
+                self.message_commands[action.name] = action
             for route in feature.components:
                 if route.route in self._routes:
                     raise FeatureError(f"feature {feature.name}: component route {route.route} is taken")
                 self._routes[route.route] = route
+        if len(self.message_commands) > MAX_MESSAGE_COMMANDS:
+            raise FeatureError(f"Discord allows {MAX_MESSAGE_COMMANDS} message commands; the "
+                               f"features declare {len(self.message_commands)}")
         clash = groups & {c.name for c in self.commands if c.group is None}
         if clash:
             raise FeatureError(f"/{sorted(clash)[0]} is both a command and a command group")

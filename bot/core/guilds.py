@@ -18,6 +18,13 @@ from bot.store import Database
 log = logging.getLogger(__name__)
 
 
+def channel_text(value: int | str | None) -> str:
+    """A channel setting as a moderator reads it."""
+    if value is None:
+        return "not set"
+    return f"<#{value}>" if isinstance(value, int) else f"#{value} (from MODLOG_CHANNEL)"
+
+
 @dataclass(frozen=True)
 class Overrides:
     """The database's settings for one channel and its guild; None means "not set"."""

@@ -1,9 +1,10 @@
-"""The member-actions port: what moderation does to members, in either adapter.
+"""The member-actions port: what moderation does to members and their messages, in
+either adapter.
 
-Discord implements it over discord.py (``Member.timeout``, ``Guild.kick``, ``Guild.ban``);
-the console over its simulated guild, printing what happened. ``standing`` is what the
-role-hierarchy check needs, ``bot_permissions`` what the bot may do, so a command can say
-exactly which permission is missing before it tries.
+Discord implements it over discord.py (``Member.timeout``, ``Guild.kick``, ``Guild.ban``,
+``TextChannel.purge``); the console over its simulated guild, printing what happened.
+``standing`` is what the role-hierarchy check needs, ``bot_permissions`` what the bot
+may do, so a command can say exactly which permission is missing before it tries.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ class MemberActions(Protocol):
 
     async def unban(self, guild_id: int, user_id: int, reason: str) -> None: ...
 
+    async def purge(self, guild_id: int, channel_id: int, limit: int, user_id: int | None,
+                    reason: str) -> list[int]:
+        """Delete, among the channel's (or thread's) ``limit`` newest messages, those by
+        ``user_id`` (all of them when None); the ids deleted."""
+
 
 class NoMemberActions:
     """Where no adapter can act (a benchmark, a script): every action is refused."""
@@ -54,4 +60,4 @@ class NoMemberActions:
     async def _refuse(self, *args, **kwargs) -> None:
         raise ActionFailed("this bot cannot act on members here")
 
-    timeout = kick = ban = unban = _refuse
+    timeout = kick = ban = unban = purge = _refuse

@@ -21,7 +21,10 @@ class Incoming:
 
     ``channel_id`` is the text channel (a thread's parent); ``thread_id`` is set inside a
     thread. ``guild_id`` is None in direct messages. ``reply_to_author_id`` is the author
-    of the message this one replies to, when the adapter knows it.
+    of the message this one replies to, when the adapter knows it. What automod needs
+    about the author: ``author_roles`` (role ids), ``author_permissions`` (Discord
+    permission names in that channel, as ``Caller.permissions``) and when the account was
+    made (``author_created_at``, None when unknown); ``attachments`` are the file names.
     """
 
     message_id: int
@@ -37,6 +40,10 @@ class Incoming:
     reply_to_id: int | None = None
     reply_to_author_id: int | None = None
     mentions_bot: bool = False
+    author_roles: frozenset[int] = frozenset()
+    author_permissions: frozenset[str] = frozenset()
+    author_created_at: int | None = None
+    attachments: tuple[str, ...] = ()
 
     @property
     def is_dm(self) -> bool:

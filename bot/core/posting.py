@@ -90,15 +90,16 @@ class Poster(Protocol):
         ...
 
 
-async def post_to_modlog(guilds: "GuildSettings", poster: Poster, guild_id: int, text: str) -> bool:
-    """Post ``text`` to the guild's mod-log channel if one is set by id; False when none
-    is, or the post failed (logged: the caller's own record stands either way)."""
+async def post_to_modlog(guilds: "GuildSettings", poster: Poster, guild_id: int,
+                         text: str | Reply) -> Posted | None:
+    """Post to the guild's mod-log channel if one is set by id; None when none is, or the
+    post failed (logged: the caller's own record stands either way)."""
     channel = await guilds.modlog_channel(guild_id)
     if not isinstance(channel, int):
-        return False
+        return None
     try:
-        await poster.send(ChannelTarget(guild_id, channel), Reply(text))
+        return await poster.send(ChannelTarget(guild_id, channel),
+                                 text if isinstance(text, Reply) else Reply(text))
     except Exception:
         log.exception("could not post to the mod-log channel of guild %d", guild_id)
-        return False
-    return True
+        return None

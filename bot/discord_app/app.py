@@ -30,7 +30,8 @@ from bot import runtime
 from bot.config import ConfigError, Settings
 from bot.core.dispatch import press
 from bot.discord_app.cogs.events import EventsCog
-from bot.discord_app.commands import build_commands, caller_of, on_tree_error, run_interaction
+from bot.discord_app.commands import (build_commands, caller_of, context_menu, on_tree_error,
+                                      run_interaction)
 from bot.discord_app.components import Routed
 from bot.discord_app.members import DiscordMembers
 from bot.discord_app.poster import DiscordPoster
@@ -84,6 +85,8 @@ class ShopBot(commands.Bot):
             await self.add_cog(EventsCog(self, rt.pipeline, ping_author=self.settings.reply_ping))
             for command in build_commands(rt.features, run_interaction):
                 self.tree.add_command(command)
+            for message_command in rt.features.message_commands.values():
+                self.tree.add_command(context_menu(message_command))
             self.tree.on_error = on_tree_error
             await self.sync_commands()
         except BaseException:

@@ -23,10 +23,11 @@ import discord
 from discord import app_commands
 
 from bot.core.commands import (MODERATORS, Access, AttachmentRef, Caller, ChannelRef, Command,
-                               MemberRef, Option, OptionKind, RoleRef)
-from bot.core.dispatch import invoke, prepare
+                               MemberRef, MessageCommand, MessageRef, Option, OptionKind, RoleRef)
+from bot.core.dispatch import invoke, prepare, run_message_command
 from bot.core.feature import Features
 from bot.core.replies import Reply
+from bot.discord_app.convert import permission_names
 from bot.discord_app.render import send_kwargs
 
 log = logging.getLogger(__name__)
@@ -37,17 +38,16 @@ TEXT_INPUT = 100  # longest duration or date-time text accepted
 def caller_of(interaction: discord.Interaction) -> Caller:
     """The caller, where they are: in a thread, its parent channel (as for messages, so a
     channel setting made in a thread is the one its messages read). Permissions by every
-    name discord.py knows, aliases included (``view_channel`` as well as ``read_messages``)."""
+    name discord.py knows (``convert.permission_names``)."""
     channel = interaction.channel
-    channel_id = (channel.parent_id if isinstance(channel, discord.Thread)
-                  else interaction.channel_id or 0)
-    permissions = interaction.permissions
+    thread = isinstance(channel, discord.Thread)
     return Caller(
         user_id=interaction.user.id,
         name=interaction.user.display_name,
         guild_id=interaction.guild_id,
-        channel_id=channel_id,
-        permissions=frozenset(n for n in discord.Permissions.VALID_FLAGS if getattr(permissions, n)),
+        channel_id=channel.parent_id if thread else interaction.channel_id or 0,
+        permissions=permission_names(interaction.permissions),
+        thread_id=channel.id if thread else None,
     )
 
 
@@ -168,6 +168,24 @@ async def run_interaction(interaction: discord.Interaction, command: Command,
     if reply.private != command.private:
         await interaction.delete_original_response()  # the deferred note had the other privacy
     await interaction.followup.send(ephemeral=bool(reply.private), **send_kwargs(reply))
+
+
+def context_menu(command: MessageCommand) -> app_commands.ContextMenu:
+    """A message command as a context menu ("Apps" on a message), guild-only."""
+
+    async def callback(interaction: discord.Interaction, message: discord.Message) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        ref = MessageRef(message.id, message.channel.id, message.author.id,
+                         message.author.display_name, message.content,
+                         int(message.created_at.timestamp() * 1000),
+                         tuple(a.filename for a in message.attachments), message.author.bot)
+        reply = await run_message_command(command, caller_of(interaction), ref)
+        await interaction.followup.send(ephemeral=True, **send_kwargs(reply))
+
+    menu = app_commands.ContextMenu(name=command.name, callback=callback)
+    menu.default_permissions = _default_permissions(command.access)
+    menu.guild_only = True
+    return menu
 
 
 async def on_tree_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:

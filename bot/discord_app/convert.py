@@ -36,7 +36,15 @@ def mentions_me(message: discord.Message, me: discord.abc.User) -> bool:
                for role in message.role_mentions)
 
 
+def permission_names(permissions: discord.Permissions) -> frozenset[str]:
+    """Every permission name discord.py knows that ``permissions`` holds, aliases included
+    (``view_channel`` as well as ``read_messages``)."""
+    return frozenset(n for n in discord.Permissions.VALID_FLAGS if getattr(permissions, n))
+
+
 def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
+    author = message.author
+    member = author if isinstance(author, discord.Member) else None
     channel = message.channel
     thread = channel if isinstance(channel, discord.Thread) else None
     parent = thread.parent if thread is not None else channel
@@ -57,6 +65,11 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
         reply_to_id=reference.message_id if reference is not None else None,
         reply_to_author_id=replied.author.id if isinstance(replied, discord.Message) else None,
         mentions_bot=mentions_me(message, me),
+        author_roles=frozenset(r.id for r in member.roles) if member is not None else frozenset(),
+        author_permissions=(permission_names(channel.permissions_for(member))
+                            if member is not None else frozenset()),
+        author_created_at=int(author.created_at.timestamp() * 1000),
+        attachments=tuple(a.filename for a in message.attachments),
     )
 
 

@@ -69,3 +69,17 @@ class DiscordMembers:
 
     async def unban(self, guild_id: int, user_id: int, reason: str) -> None:
         await self._do(self._guild(guild_id).unban, discord.Object(user_id), reason=reason)
+
+    async def purge(self, guild_id: int, channel_id: int, limit: int, user_id: int | None,
+                    reason: str) -> list[int]:
+        channel = self._guild(guild_id).get_channel_or_thread(channel_id)
+        if not isinstance(channel, (discord.TextChannel, discord.Thread, discord.VoiceChannel)):
+            raise ActionFailed("messages can be purged in a text channel or thread")
+        try:
+            deleted = await channel.purge(limit=limit, reason=reason, check=lambda m: (
+                user_id is None or m.author.id == user_id))
+        except discord.Forbidden:
+            raise ActionFailed("I need Manage Messages and Read Message History there") from None
+        except discord.HTTPException as exc:
+            raise ActionFailed(f"Discord refused: {exc.text or exc.status}") from None
+        return [m.id for m in deleted]

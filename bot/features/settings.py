@@ -2,7 +2,8 @@
 
 For members with Manage Server. Each value lives in ``guild_settings`` or
 ``channel_settings`` (``bot.core.guilds``) and wins over the environment at once, with
-no restart; leaving the option out clears it back to the default.
+no restart; leaving the option out clears it back to the default. The mod-log channel is
+set with ``/mod modlog channel``, beside the other moderation commands.
 
 ``/settings staff`` states the whole of who the bot offers when it cannot answer (a role,
 a channel, whether to ping the role) in one command, so a left-out option is cleared like
@@ -15,19 +16,13 @@ from bot.config import MAX_PERSONA_CHARS
 from bot.core.commands import (Access, ChannelRef, Command, Invocation, Option, OptionKind,
                                RoleRef)
 from bot.core.feature import Feature, Services
-from bot.core.guilds import Staff
+from bot.core.guilds import Staff, channel_text
 from bot.core.replies import Embed, Field, Reply
 from bot.core.text import sanitize
 from bot.grounding.compose import decline
 
 MANAGE_SERVER = Access.permission_named("manage_guild")
 ANSWER_MODES = {"always": True, "when-addressed": False, "default": None}
-
-
-def _channel_text(value: int | str | None) -> str:
-    if value is None:
-        return "not set"
-    return f"<#{value}>" if isinstance(value, int) else f"#{value} (from MODLOG_CHANNEL)"
 
 
 def _staff_text(staff: Staff) -> str:
@@ -64,20 +59,11 @@ def setup(services: Services) -> Feature:
         answer = {True: "always", False: "only when addressed", None: "server default"}
         persona = overrides.persona or services.settings.persona
         return Reply(embeds=(Embed(title="Settings", fields=(
-            Field("Mod-log channel", _channel_text(await guilds.modlog_channel(guild))),
+            Field("Mod-log channel", channel_text(await guilds.modlog_channel(guild))),
             Field("Answers in this channel", answer[overrides.channel_answer]),
             Field("Persona", sanitize(persona[:1000]) + (" (custom)" if overrides.persona else " (default)")),
             Field("When the bot cannot answer", _staff_text(await guilds.staff(guild))),
         )),))
-
-    async def modlog(inv: Invocation) -> Reply:
-        channel: ChannelRef | None = inv.get("channel")
-        await guilds.set_guild(inv.caller.guild_id, "modlog_channel_id",
-                               None if channel is None else channel.channel_id)
-        if channel is None:
-            return Reply("The mod-log channel is back to the default: "
-                         f"{_channel_text(await guilds.modlog_channel(inv.caller.guild_id))}.")
-        return Reply(f"Moderation actions will be logged in <#{channel.channel_id}>.")
 
     async def persona(inv: Invocation) -> Reply:
         text = inv.get("text")
@@ -112,9 +98,6 @@ def setup(services: Services) -> Feature:
 
     return Feature(name="settings", commands=(
         command("show", "Show this server's bot settings", show),
-        command("modlog", "Set the channel where moderation actions are logged", modlog,
-                Option("channel", OptionKind.CHANNEL, "Leave out to go back to the default",
-                       required=False)),
         command("persona", "Set who the bot is and how it answers, for this server", persona,
                 Option("text", OptionKind.STRING, "Leave out to go back to the default",
                        required=False, low=1, high=MAX_PERSONA_CHARS)),

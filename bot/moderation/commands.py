@@ -9,7 +9,9 @@ otherwise; ``bot.moderation.config`` validates it and names the setting when it 
 
 from __future__ import annotations
 
-from bot.core.commands import MODERATORS, Command, Invocation, MemberRef, Option, OptionKind
+from bot.core.commands import (MODERATORS, ChannelRef, Command, Invocation, MemberRef, Option,
+                               OptionKind)
+from bot.core.guilds import GuildSettings, channel_text
 from bot.core.replies import Embed, Field, Reply
 from bot.core.text import sanitize
 from bot.moderation.cases import Case, CaseBook, CaseError
@@ -60,6 +62,8 @@ def rule_text(name: str, rule: RuleConfig) -> str:
         parts.append(f"timeout {rule.timeout_minutes} min")
     if params:
         parts.append(params)
+    if rule.include_staff:
+        parts.append("moderators and bots too")
     if rule.exempt_roles or rule.exempt_channels:
         parts.append(f"{len(rule.exempt_roles)} exempt roles, {len(rule.exempt_channels)} exempt channels")
     return f"**{name}**: " + "; ".join(parts)
@@ -74,10 +78,10 @@ def _shown(value) -> str:
 def parse_value(rule: str, setting: str, text: str) -> dict:
     """The change ``/mod automod set`` asks for, as ``RuleStore.change`` takes it."""
     text = text.strip()
-    if setting == "enabled":
+    if setting in ("enabled", "include_staff"):
         if text.casefold() not in TOGGLES:
-            raise RuleError(f"{rule}.enabled: on or off")
-        return {"enabled": TOGGLES[text.casefold()]}
+            raise RuleError(f"{rule}.{setting}: on or off")
+        return {setting: TOGGLES[text.casefold()]}
     if setting == "actions":
         return {"actions": [a.strip().casefold() for a in text.split(",") if a.strip()]}
     if setting == "timeout_minutes":
@@ -89,7 +93,7 @@ def parse_value(rule: str, setting: str, text: str) -> dict:
         return {setting: [int(i) for i in ids]}
     spec = PARAMS.get(rule, {}).get(setting)
     if spec is None:
-        known = ", ".join(["enabled", "actions", "timeout_minutes", "exempt_roles",
+        known = ", ".join(["enabled", "actions", "timeout_minutes", "include_staff", "exempt_roles",
                            "exempt_channels", *PARAMS.get(rule, {})])
         raise RuleError(f"{rule}.{setting}: no such setting (the {rule} rule has: {known})")
     kind = spec[0]
@@ -113,7 +117,16 @@ def _number(rule: str, setting: str, text: str, kind: type):
         raise RuleError(f"{rule}.{setting}: must be a {'whole ' if kind is int else ''}number") from None
 
 
-def mod_commands(cases: CaseBook, store: RuleStore) -> tuple[Command, ...]:
+def mod_commands(cases: CaseBook, store: RuleStore, guilds: GuildSettings) -> tuple[Command, ...]:
+    async def modlog(inv: Invocation) -> Reply:
+        channel: ChannelRef | None = inv.get("channel")
+        await guilds.set_guild(inv.caller.guild_id, "modlog_channel_id",
+                               None if channel is None else channel.channel_id)
+        if channel is None:
+            return Reply("The mod-log channel is back to the default: "
+                         f"{channel_text(await guilds.modlog_channel(inv.caller.guild_id))}.")
+        return Reply(f"Moderation actions and reports will be logged in <#{channel.channel_id}>.")
+
     async def member_cases(inv: Invocation) -> Reply:
         member: MemberRef = inv.get("member")
         page = inv.get("page", 1)
@@ -182,6 +195,8 @@ def mod_commands(cases: CaseBook, store: RuleStore) -> tuple[Command, ...]:
                    if inv.get(k) is not None}
         if inv.get("dm_members") is not None:
             changes["dm_members"] = inv.get("dm_members") == "yes"
+        if inv.get("appeal") is not None:
+            changes["appeal_text"] = "" if inv.get("appeal").strip() == "-" else inv.get("appeal")
         try:
             p = (await cases.set_policy(inv.caller.guild_id, **changes) if changes
                  else await cases.policy(inv.caller.guild_id))
@@ -191,8 +206,9 @@ def mod_commands(cases: CaseBook, store: RuleStore) -> tuple[Command, ...]:
         escalation = (f"{p.escalate_after} active warnings within {p.escalate_window_days} days "
                       f"lead to a {p.escalate_timeout_minutes}-minute timeout" if p.escalate_after
                       else "no escalation")
+        appeal = f" How to appeal: {sanitize(p.appeal_text)}" if p.appeal_text else ""
         return Reply(("Saved. " if changes else "") + f"Warnings expire {expiry}; {escalation}; "
-                     f"members are {'' if p.dm_members else 'not '}sent the reason by DM.")
+                     f"members are {'' if p.dm_members else 'not '}sent the reason by DM.{appeal}")
 
     number = Option("number", OptionKind.INTEGER, "The case number", low=1, high=10**9)
     rule = Option("rule", OptionKind.CHOICE, "The automod rule", choices=tuple(DEFAULTS))
@@ -231,5 +247,10 @@ def mod_commands(cases: CaseBook, store: RuleStore) -> tuple[Command, ...]:
                 Option("escalate_timeout_minutes", OptionKind.INTEGER, "The timeout's length",
                        required=False, low=1, high=40320),
                 Option("dm_members", OptionKind.CHOICE, "Send members the reason by DM",
-                       required=False, choices=("yes", "no"))),
+                       required=False, choices=("yes", "no")),
+                Option("appeal", OptionKind.STRING, "How to appeal, told in the DM (- clears it)",
+                       required=False, low=1, high=500)),
+        command("channel", "Set the channel for moderation logs and reports (none: the default)",
+                modlog, Option("channel", OptionKind.CHANNEL, "Leave out to go back to the default",
+                               required=False), group="mod modlog"),
     )

@@ -31,6 +31,14 @@ class RuleConfig:
     exempt_roles: frozenset[int] = frozenset()
     exempt_channels: frozenset[int] = frozenset()
     params: Mapping[str, object] = field(default_factory=dict)
+    include_staff: bool = False  # also act on moderators, the owner and other bots
+
+    def applies(self, roles: frozenset[int], channels: tuple[int, ...], staff: bool) -> bool:
+        """Whether the rule judges a message by a member with ``roles``, posted in
+        ``channels`` (the channel, and the thread when in one)."""
+        return (self.enabled and (self.include_staff or not staff)
+                and not (self.exempt_roles & roles)
+                and not any(c in self.exempt_channels for c in channels))
 
 
 # Parameter name -> (type, low, high) for numbers, or (list, max items) for lists.
@@ -123,10 +131,10 @@ def apply(rule: str, base: RuleConfig, changes: dict) -> RuleConfig:
     """``base`` with ``changes`` (the keys of RuleConfig; ``params`` merged), validated."""
     out = base
     for key, value in changes.items():
-        if key == "enabled":
+        if key in ("enabled", "include_staff"):
             if not isinstance(value, bool):
-                raise RuleError(f"{rule}.enabled: must be true or false")
-            out = replace(out, enabled=value)
+                raise RuleError(f"{rule}.{key}: must be true or false")
+            out = replace(out, **{key: value})
         elif key == "actions":
             out = replace(out, actions=check_actions(rule, list(value)))
         elif key == "timeout_minutes":

@@ -1,7 +1,7 @@
 """Fakes of discord.py objects at the network boundary: ``MagicMock(spec_set=...)`` of the
 real classes, so a misspelt attribute fails and ``isinstance`` checks still hold."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from unittest.mock import MagicMock
 
 import discord
@@ -16,6 +16,9 @@ def fake_user(name, *, bot=False, cls=discord.Member):
     user.id = next_id()
     user.display_name = name
     user.bot = bot
+    user.created_at = NOW - timedelta(days=400)
+    if cls is discord.Member:
+        user.roles = []
     return user
 
 
@@ -61,6 +64,7 @@ def fake_message(content, *, author, channel, guild, mentions=(), reply_to=None)
     message.role_mentions = []
     message.created_at = NOW
     message.edited_at = None
+    message.attachments = []
     message.to_reference.return_value = MagicMock(spec_set=discord.MessageReference)
     if reply_to is None:
         message.reference = None

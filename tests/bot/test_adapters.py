@@ -12,16 +12,18 @@ import discord
 import pytest_asyncio
 
 from bot.console import BOT_ID, Console, member_id, run_console
-from bot.core.commands import Command, Option, OptionKind
+from bot.core.commands import MODERATORS, Command, MessageCommand, Option, OptionKind
 from bot.core.feature import Feature, Features
 from bot.core.jobs import Jobs
+from bot.core.pipeline import Pipeline
 from bot.core.replies import Button, Embed, Field, File, Reply, Select, SelectOption, custom_id
 from bot.discord_app.app import ShopBot
-from bot.discord_app.commands import build_commands, run_interaction
+from bot.discord_app.commands import build_commands, context_menu, run_interaction
 from bot.discord_app.components import Routed
 from bot.discord_app.render import send_kwargs
 from bot.runtime import Runtime, start
-from tests.bot.discord_fakes import answer_of, fake_interaction, fake_user, no_pings
+from tests.bot.discord_fakes import (answer_of, fake_channel, fake_interaction, fake_message,
+                                    fake_user, no_pings)
 from tests.bot.harness import settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
@@ -64,7 +66,7 @@ def discord_commands(features):
 async def test_every_declared_command_is_in_both_adapters(bot_runtime):
     rt, console, out = bot_runtime
     declared = {c.path for c in rt.features.commands}
-    assert {"memory", "forget", "settings show", "settings modlog"} <= declared
+    assert {"memory", "forget", "settings show", "mod modlog channel"} <= declared
     assert set(discord_commands(rt.features)) == declared
     lines = await console_lines(console, out, ["mo: /help", "bob: /help"])
     split = lines.index("[bot → bob] Commands you can use here:")
@@ -101,13 +103,13 @@ async def test_a_bad_argument_is_one_line_in_both_adapters(bot_runtime):
                                                "mo: /settings persona \"unclosed",
                                                "mo: /memory mo extra",
                                                "mo: /memory colour=red",
-                                               "mo: /settings modlog channel=#mod-log"])
+                                               "mo: /mod modlog channel channel=#mod-log"])
     assert lines == ["[bot → mo] member: no member called 'zed' here",
                      "[bot → mo] text: the length must be at least 1, got 0",
                      "[bot → mo] Cannot read that command: No closing quotation.",
                      "[bot → mo] extra: /memory takes no more arguments (usage: /memory [member=…])",
                      "[bot → mo] colour: /memory has no such option (usage: /memory [member=…])",
-                     "[bot → mo] Moderation actions will be logged in #mod-log."]
+                     "[bot → mo] Moderation actions and reports will be logged in #mod-log."]
     app, _ = discord_commands(rt.features)["settings persona"]
     interaction = fake_interaction(fake_user("mo"), 5,
                                    permissions=discord.Permissions(manage_guild=True))
@@ -198,3 +200,41 @@ async def test_a_button_pressed_after_a_restart_reaches_its_handler(tmp_path, ti
     late = fake_interaction(fake_user("mo"), 5, client=restarted)
     await item.callback(late)  # while shutting down: a note, never "interaction failed"
     assert answer_of(late)[1] is True and "restarting" in answer_of(late)[0]
+
+
+async def test_a_message_command_runs_and_is_refused_the_same_in_both_adapters(tmp_path):
+    seen = []
+
+    async def quote(caller, message):
+        seen.append((caller.user_id, message.author_id, message.content))
+        return Reply(f"quoted {message.content}")
+
+    features = Features([Feature("quotes", message_commands=(
+        MessageCommand("Quote this", quote),
+        MessageCommand("Pin for staff", quote, access=MODERATORS)))])
+    out = io.StringIO()
+    console = Console(mods=frozenset({"mo"}), out=out, files_dir=tmp_path / "console")
+
+    async def never(msg):
+        return False
+
+    console.attach(SimpleNamespace(features=features, pipeline=Pipeline(never)))
+    lines = await console_lines(console, out, [
+        "ana: nice hoodie", "bob: !on @ana Quote this", "bob: !on @ana Pin for staff",
+        "mo: !on @ana pin for staff", "bob: !on @zed Quote this", "bob: !on @ana Dance"])
+    refusal = "You need the Timeout Members or Manage Server permission to use 'Pin for staff'."
+    assert lines == ["[bot → bob] quoted nice hoodie", f"[bot → bob] {refusal}",
+                     "[bot → mo] quoted nice hoodie", "? no message by zed in #general",
+                     "? no message command 'Dance'; there are: Quote this, Pin for staff"]
+    assert seen[0][1:] == (member_id("ana"), "nice hoodie")
+
+    menus = {c.name: context_menu(c) for c in features.message_commands.values()}
+    assert menus["Pin for staff"].default_permissions.moderate_members
+    assert menus["Quote this"].default_permissions is None and menus["Quote this"].guild_only
+    message = fake_message("nice hoodie", author=fake_user("ana"), channel=fake_channel(),
+                           guild=SimpleNamespace(id=5))
+    for name, expected in (("Quote this", "quoted nice hoodie"), ("Pin for staff", refusal)):
+        interaction = fake_interaction(fake_user("bob"), 5)
+        await menus[name].callback(interaction, message)
+        assert answer_of(interaction) == (expected, True)
+    assert seen[-1][1:] == (message.author.id, "nice hoodie")

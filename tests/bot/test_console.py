@@ -73,12 +73,7 @@ async def test_members_chat_and_use_commands(console_at):
         "- size M",
         "[bot → ana] Done: I forgot 1 thing I remembered about you.",
         "[bot → ana] I don't remember anything about you yet.",
-        "[bot → ana] Unknown command /dance. Commands: /memory, /forget, /kb import, /ask, "
-        "/faq add, /faq edit, /faq remove, /product describe, /mod warn, /mod timeout, "
-        "/mod untimeout, /mod kick, /mod ban, /mod unban, /mod cases, /mod case show, "
-        "/mod case reason, /mod case note, /mod case close, /mod automod show, "
-        "/mod automod set, /mod automod reset, /mod policy, /settings show, "
-        "/settings modlog, /settings persona, /settings answer-here, /settings staff, /help.",
+        "[bot → ana] Unknown command /dance. Commands: /memory, /forget, /ask, /help.",
         "? no channel #nowhere; channels: #general, #support, #announcements, #mod-log, #dm",
         "? expected `name: text`, `#channel`, /help or /quit",
         "? bot is the bot's name; pick another member name",
@@ -119,7 +114,7 @@ def run_cli(args, tmp_path, stdin, **env):
 
 
 def test_piped_console_run_end_to_end(tmp_path, tiny_model_dir):
-    huge = b"ana: " + b"the linen shirt " * 6000 + b"@bot\n"  # about 100 kB in one message
+    huge = b"ana: " + b"the linen shirt " * 6000 + b"@bot\n"  # about 100 kB, and a flood
     stdin = (b"ana: hi @bot, I love linen\n"
              b"\xff\xfe\x00 binary noise\n"
              + huge +
@@ -129,7 +124,9 @@ def test_piped_console_run_end_to_end(tmp_path, tiny_model_dir):
     result = run_cli(["console", "--model", str(tiny_model_dir)], tmp_path, stdin)
     assert result.returncode == 0, result.stderr.decode()
     out = result.stdout.decode().splitlines()
-    assert sum(line.startswith("[bot] ") for line in out) >= 3
+    assert sum(line.startswith("[bot] ") for line in out) >= 2
+    assert any(line.startswith("[server] ana's message in #general was deleted: the linen")
+               for line in out), out  # automod's flood rule: nothing answers it, nothing keeps it
     assert "? expected `name: text`, `#channel`, /help or /quit" in out
     assert "[bot → ana] What I remember about you:" in out and "- loves linen" in out
     assert b"Traceback" not in result.stderr
@@ -137,7 +134,7 @@ def test_piped_console_run_end_to_end(tmp_path, tiny_model_dir):
         (members,), (answers,) = conn.execute(
             "SELECT count(*) FROM messages WHERE is_bot = 0 UNION ALL "
             "SELECT count(*) FROM messages WHERE is_bot = 1")
-    assert members == 3 and answers >= 3
+    assert members == 2 and answers >= 2
 
 
 def test_without_a_subcommand_or_token_it_starts_the_console_and_says_how_to_connect(tmp_path, tiny_model_dir):

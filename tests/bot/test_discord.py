@@ -151,6 +151,20 @@ def test_thread_messages_map_to_their_parent_channel(me):
     assert not incoming.mentions_bot and not incoming.is_dm
 
 
+def test_what_automod_needs_about_the_author_comes_with_the_message(me):
+    channel = fake_channel("general")
+    ana = fake_user("ana")
+    ana.roles = [MagicMock(spec_set=discord.Role, id=77)]
+    channel.permissions_for.return_value = discord.Permissions(moderate_members=True)
+    msg = fake_message("look", author=ana, channel=channel, guild=fake_guild())
+    msg.attachments = [MagicMock(spec_set=discord.Attachment, filename="fit.png")]
+    incoming = to_incoming(msg, me)
+    assert incoming.author_roles == {77} and "moderate_members" in incoming.author_permissions
+    assert incoming.attachments == ("fit.png",)
+    assert incoming.author_created_at == int(ana.created_at.timestamp() * 1000)
+    channel.permissions_for.assert_called_with(ana)
+
+
 def app_commands_of(community):
     return {c.name: c for c in build_commands(community.features, run_interaction)}
 
@@ -187,7 +201,7 @@ async def test_setup_hook_starts_everything_and_syncs_to_the_dev_guild(tmp_path,
         await bot.setup_hook()
     assert sync.await_args.kwargs["guild"].id == 4242
     names = {c.qualified_name for c in bot.tree.walk_commands(guild=discord.Object(id=4242))}
-    assert {"memory", "forget", "settings show", "settings modlog"} <= names
+    assert {"memory", "forget", "settings show", "mod modlog channel"} <= names
     assert isinstance(bot.get_cog("EventsCog"), EventsCog)
     assert Routed in bot._connection._view_store._dynamic_items.values()  # persistent buttons
     runtime = bot.runtime

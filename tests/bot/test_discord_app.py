@@ -162,5 +162,5 @@ def test_a_command_in_a_thread_acts_on_its_parent_channel():
     interaction.channel = thread
     interaction.channel_id = thread.id
     caller = caller_of(interaction)
-    assert caller.channel_id == parent.id
+    assert caller.channel_id == parent.id and caller.where == thread.id  # purge acts on the thread
     assert {"view_channel", "read_messages"} <= caller.permissions  # aliases count too

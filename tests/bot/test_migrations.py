@@ -132,6 +132,18 @@ SAMPLES = {
              "ON n.case_id = c.id WHERE c.user_id = 42", (1, "[]", "second time")),
         ],
     ),
+    9: (
+        [
+            "INSERT INTO mod_reports (guild_id, number, source, channel_id, message_id, "
+            "author_id, reason, content, created_at) VALUES (1, 1, 'member', 5, 960, 42, "
+            "'reported by a member', 'buy followers', 9500)",
+            "INSERT INTO mod_report_reporters SELECT id, 43, 9501 FROM mod_reports",
+        ],
+        [
+            ("SELECT r.status, r.deleted, p.user_id FROM mod_reports r JOIN mod_report_reporters p "
+             "ON p.report_id = r.id WHERE r.author_id = 42", ("open", 0, 43)),
+        ],
+    ),
 }
 
 # Tables 0002 dropped: no code used them, and their owners will create their own.

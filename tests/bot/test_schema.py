@@ -16,6 +16,8 @@ ABOUT_MEMBERS = {
     "messages": "author_id",
     "mod_cases": "user_id",
     "mod_case_notes": "author_id",
+    "mod_reports": "author_id",
+    "mod_report_reporters": "user_id",
 }
 # Tables about the guild or bookkeeping rather than about a member.
 NOT_ABOUT_MEMBERS = {

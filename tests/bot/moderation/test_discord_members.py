@@ -57,3 +57,24 @@ async def test_the_bots_permissions_are_read_from_its_member():
     guild.me.guild_permissions = discord.Permissions(moderate_members=True, kick_members=True)
     perms = await DiscordMembers(client_with(guild)).bot_permissions(guild.id)
     assert {"moderate_members", "kick_members"} <= perms and "ban_members" not in perms
+
+
+async def test_purge_looks_through_the_newest_messages_and_keeps_only_the_members():
+    guild = fake_guild()
+    channel = MagicMock(spec_set=discord.TextChannel)
+    guild.get_channel_or_thread.return_value = channel
+    ana, bo = fake_user("ana"), fake_user("bo")
+    history = [MagicMock(spec_set=discord.Message, id=i, author=a)
+               for i, a in enumerate((ana, bo, ana), 1)]
+
+    async def purge(*, limit, check, reason):
+        return [m for m in history[:limit] if check(m)]
+
+    channel.purge = AsyncMock(side_effect=purge)
+    actions = DiscordMembers(client_with(guild))
+    assert await actions.purge(guild.id, 55, 3, ana.id, "spam") == [1, 3]
+    assert channel.purge.await_args.kwargs["reason"] == "spam"
+    assert await actions.purge(guild.id, 55, 2, None, "clean") == [1, 2]
+    guild.get_channel_or_thread.return_value = MagicMock(spec_set=discord.CategoryChannel)
+    with pytest.raises(ActionFailed, match="text channel or thread"):
+        await actions.purge(guild.id, 56, 2, None, "x")

@@ -71,3 +71,25 @@ async def test_a_moderator_cannot_act_on_another_moderator(tmp_path, db, local_m
         rt.pipeline.close()
         await rt.features.stop()
         await rt.services.writer.close()
+
+
+async def test_purge_deletes_recent_messages_or_one_members_with_a_case(bot_runtime):  # noqa: F811
+    rt, console, out = bot_runtime
+    lines = await console_lines(console, out, [
+        "ana: one", "bo: two", "ana: three", "ana: four",
+        "mo: /mod purge 3 \"off-topic\" member=ana",
+        "mo: /mod purge 0 \"nothing\"",
+        "bo: /mod purge 5 \"sneaky\"",
+        "mo: /mod purge 100 \"clean slate\"",
+    ])
+    assert lines[:2] == ["[server] 2 messages by ana deleted in #general: off-topic",
+                         "[bot → mo] Case 1: Deleted 2 messages by ana in #general."]
+    assert lines[2] == "[bot → mo] count: the value must be at least 1, got 0"
+    assert lines[3].startswith("[bot → bo] You need the Timeout Members or Manage Server")
+    assert lines[4:] == ["[server] 2 messages deleted in #general: clean slate",
+                         "[bot → mo] Deleted 2 messages in #general."]
+    await rt.services.writer.flush()
+    assert await rt.services.db.fetchall("SELECT content FROM messages") == []
+    cases, _ = await CaseBook(rt.services.db).for_member(GUILD_ID, member_id("ana"))
+    assert [(c.action, c.reason, c.channel_id) for c in cases] == [
+        ("purge", "off-topic", CHANNELS["general"])]
