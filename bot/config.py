@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
@@ -28,7 +29,8 @@ N = TypeVar("N", int, float)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Load order; bot/features/ holds one module each. Kept here, not imported from there,
 # so reading settings never imports the features.
-DEFAULT_FEATURES = ("archive", "memory", "chat", "knowledge", "moderation", "settings")
+DEFAULT_FEATURES = ("archive", "memory", "chat", "knowledge", "moderation", "announcements",
+                    "events", "settings")
 MAX_PERSONA_CHARS = 4000
 MAX_SNOWFLAKE = 2**63 - 1  # SQLite INTEGER is signed 64-bit; Discord ids stay below this
 
@@ -65,7 +67,8 @@ class Settings:
     model_trusted: bool  # MODEL_TRUSTED: let the model word factual answers (then fact-checked)
     answer_channels: AnswerChannels
     dev_guild_id: int | None
-    modlog_default: int | str | None  # MODLOG_CHANNEL: an id or a name; /settings modlog wins
+    modlog_default: int | str | None  # MODLOG_CHANNEL: an id or a name; /mod modlog channel wins
+    timezone: str  # TIMEZONE: an IANA zone for dates typed in commands; /settings timezone wins
     persona: str
     reply_ping: bool
     member_cooldown_s: float
@@ -114,6 +117,7 @@ def load_settings(
         answer_channels=get("ANSWER_CHANNELS", _answer_channels, AnswerChannels()),
         dev_guild_id=get("DEV_GUILD_ID", _snowflake, None),
         modlog_default=get("MODLOG_CHANNEL", _channel, None),
+        timezone=get("TIMEZONE", _timezone, "UTC"),
         persona=get("PERSONA", _persona, DEFAULT_PERSONA),
         reply_ping=get("REPLY_PING", _bool, False),
         member_cooldown_s=get("MEMBER_COOLDOWN_S", _number(float, 0, 3600), 10.0),
@@ -123,6 +127,15 @@ def load_settings(
         log_level=get("LOG_LEVEL", _log_level, "INFO"),
         features=get("FEATURES", _features, DEFAULT_FEATURES),
     )
+
+
+def _timezone(key: str, raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        raise ConfigError(f"{key}: {raw!r} is not a time zone; use a name like Europe/Berlin "
+                          "or America/New_York") from None
+    return raw
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

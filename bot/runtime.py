@@ -112,6 +112,7 @@ async def start(settings: Settings, db: Database, model: ChatModel, poster: Post
                              bot_name=bot_name, members=members)
     writer = services.writer
     try:
+        await services.guilds.load_timezones()
         features = load_features(settings.features, services)
     except BaseException:
         await writer.close()

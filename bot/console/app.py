@@ -31,6 +31,7 @@ import re
 import sys
 import threading
 import time
+from datetime import timezone
 from pathlib import Path
 from typing import TextIO
 
@@ -205,7 +206,9 @@ class Console:
         except (UnknownCommand, ArgumentError) as exc:
             self._show(name, Reply(str(exc)))
             return
-        self._show(name, await run_command(command, caller, raw))
+        services = getattr(self._rt, "services", None)  # a bare feature set in tests has none
+        tz = services.guilds.tz(caller.guild_id) if services else timezone.utc
+        self._show(name, await run_command(command, caller, raw, tz))
 
     async def _press(self, name: str, number: int) -> None:
         if not 1 <= number <= len(self.screen.choices):

@@ -139,7 +139,7 @@ class ConsolePoster:
 
     async def send(self, target: Target, reply: Reply) -> Posted:
         where, channel = self._where(target)
-        posted = Posted(self._new_id(), channel, 0, reply.text, int(time.time() * 1000))
+        posted = Posted(self._new_id(), channel, BOT_ID, reply.text, int(time.time() * 1000))
         self._history.setdefault(channel, []).insert(0, posted)
         self._screen.reply(f"[{BOT_NAME} → {where}]", reply)
         return posted
@@ -152,7 +152,7 @@ class ConsolePoster:
         where, channel = self._where(target)
         gone = [p for p in self._history.get(channel, []) if p.message_id == message_id]
         self._history[channel] = [p for p in self._history.get(channel, []) if p.message_id != message_id]
-        if gone and gone[0].author_id not in (0, BOT_ID):
+        if gone and gone[0].author_id != BOT_ID:
             self._screen.line(f"[server] {self._names(gone[0].author_id)}'s message in {where} "
                               f"was deleted: {shown(gone[0].content[:80])}")
         else:
@@ -180,4 +180,9 @@ class ConsolePoster:
         self._screen.line(f"[{BOT_NAME} → events] {sanitize(event.name)} at "
                           f"{event.start.isoformat(timespec='minutes')}")
         return self._new_id()
+
+    async def update_event(self, guild_id: int, event_id: int, *, start=None, end=None,
+                           cancel: bool = False) -> None:
+        what = "cancelled" if cancel else f"moved to {start.isoformat(timespec='minutes')}"
+        self._screen.line(f"[{BOT_NAME} → events] event {event_id} {what}")
 

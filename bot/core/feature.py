@@ -8,6 +8,8 @@ discord.py extension's ``setup(bot)``. The ``FEATURES`` setting lists them in lo
   * message ``hooks`` by pipeline stage, plus ``on_edit``/``on_delete``;
   * output ``guards`` that generated text must pass;
   * background ``jobs``;
+  * ``on_guild_event``: a guild scheduled event was moved or cancelled on the platform
+    (an event's reminders follow it);
   * ``data``: which member-data columns it owns and how to export and delete a member's
     rows (after Red's ``red_get_data_for_user``/``red_delete_data_for_user``), so a privacy
     request is answered from every feature without a hand-kept list.
@@ -19,6 +21,7 @@ import importlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot.config import ConfigError, Settings
@@ -35,6 +38,10 @@ from bot.store import Archive, ArchiveWriter, Database
 log = logging.getLogger(__name__)
 
 FEATURE_PACKAGE = "bot.features"
+
+
+# guild id, event id, its start and end now (None: unchanged), whether it was cancelled
+GuildEventHandler = Callable[[int, int, datetime | None, datetime | None, bool], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class Feature:
     guards: tuple[OutputGuard, ...] = ()
     jobs: tuple[Job, ...] = ()
     data: DataHooks | None = None
+    on_guild_event: GuildEventHandler | None = None
     stop: Callable[[], Awaitable[None]] | None = None  # at shutdown, before jobs are cancelled
     requires: tuple[str, ...] = ()
 
@@ -149,6 +157,17 @@ class Features:
             if feature.data is not None:
                 counts[feature.name] = await feature.data.delete(guild, user_id)
         return counts
+
+    async def guild_event(self, guild_id: int, event_id: int, start: datetime | None,
+                          end: datetime | None, cancelled: bool) -> None:
+        """A guild scheduled event changed on the platform; each feature that cares is told,
+        and one failing does not keep the rest from hearing it."""
+        for feature in self.features:
+            if feature.on_guild_event is not None:
+                try:
+                    await feature.on_guild_event(guild_id, event_id, start, end, cancelled)
+                except Exception:
+                    log.exception("feature %s failed to follow event %d", feature.name, event_id)
 
     async def stop(self) -> None:
         """Stop features in reverse load order; one failing does not keep the rest running."""

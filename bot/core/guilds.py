@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from bot.config import AnswerChannels, ConfigError, Settings, parse_answer_channels
 from bot.store import Database
@@ -51,6 +52,36 @@ class GuildSettings:
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
         self._settings = settings
+        self._zones: dict[int, ZoneInfo] = {}
+
+    async def load_timezones(self) -> None:
+        """Read every guild's time zone once, at start-up: ``tz`` is then answered without
+        the database, as adapters need it before a command's arguments are converted."""
+        for guild_id, name in await self._db.fetchall(
+                "SELECT guild_id, timezone FROM guild_settings WHERE timezone IS NOT NULL"):
+            try:
+                self._zones[guild_id] = ZoneInfo(name)
+            except (ValueError, KeyError):
+                log.warning("guild %d: ignoring unknown time zone %r", guild_id, name)
+
+    def tz(self, guild_id: int | None) -> ZoneInfo:
+        """The guild's time zone, else ``TIMEZONE``."""
+        return self._zones.get(guild_id) or ZoneInfo(self._settings.timezone)
+
+    async def set_timezone(self, guild_id: int, name: str | None) -> ZoneInfo:
+        """Set (or, with None, clear) the guild's time zone; ValueError for an unknown name."""
+        zone = None
+        if name is not None:
+            try:
+                zone = ZoneInfo(name)
+            except (ValueError, KeyError):
+                raise ValueError(f"{name!r} is not a time zone; use a name like Europe/Berlin") from None
+        await self.set_guild(guild_id, "timezone", name)
+        if zone is None:
+            self._zones.pop(guild_id, None)
+        else:
+            self._zones[guild_id] = zone
+        return self.tz(guild_id)
 
     async def overrides(self, guild_id: int | None, channel_id: int) -> Overrides:
         """The channel's and guild's overrides (a channel persona beats the guild's)."""
@@ -96,8 +127,9 @@ class GuildSettings:
 
     async def set_guild(self, guild_id: int, column: str, value: object) -> None:
         """Set one guild column (``persona``, ``answer_channels``, ``modlog_channel_id``,
+        ``timezone`` (through ``set_timezone``),
         the ``staff_*`` columns); None clears it back to the default."""
-        if column not in ("persona", "answer_channels", "modlog_channel_id", *STAFF_COLUMNS):
+        if column not in ("persona", "answer_channels", "modlog_channel_id", "timezone", *STAFF_COLUMNS):
             raise ValueError(f"no guild setting {column!r}")
         await self._db.write(
             f"INSERT INTO guild_settings (guild_id, {column}, updated_at) VALUES (?, ?, ?) "

@@ -89,6 +89,11 @@ class Poster(Protocol):
         """Create the event; return its id."""
         ...
 
+    async def update_event(self, guild_id: int, event_id: int, *, start: datetime | None = None,
+                           end: datetime | None = None, cancel: bool = False) -> None:
+        """Move the event (``start``, ``end``) or cancel it."""
+        ...
+
 
 async def post_to_modlog(guilds: "GuildSettings", poster: Poster, guild_id: int,
                          text: str | Reply) -> Posted | None:

@@ -82,7 +82,8 @@ class ShopBot(commands.Bot):
             await db.close()
             raise
         try:
-            await self.add_cog(EventsCog(self, rt.pipeline, ping_author=self.settings.reply_ping))
+            await self.add_cog(EventsCog(self, rt.pipeline, rt.features,
+                                         ping_author=self.settings.reply_ping))
             for command in build_commands(rt.features, run_interaction):
                 self.tree.add_command(command)
             for message_command in rt.features.message_commands.values():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timezone, tzinfo
 from typing import Any, Literal, Optional
 
 import discord
@@ -155,11 +156,17 @@ def build_commands(features: Features, run: Runner) -> list[app_commands.Command
     return built
 
 
+def guild_tz(interaction: discord.Interaction) -> tzinfo:
+    """The guild's time zone for dates typed in a command (UTC before the runtime is up)."""
+    runtime = getattr(interaction.client, "runtime", None)
+    return runtime.services.guilds.tz(interaction.guild_id) if runtime else timezone.utc
+
+
 async def run_interaction(interaction: discord.Interaction, command: Command,
                           values: dict[str, Any]) -> None:
     """Check, defer, run, answer: see the module docstring."""
     raw = {o.name: to_raw(o, values.get(o.name)) for o in command.options}
-    prepared = prepare(command, caller_of(interaction), raw)
+    prepared = prepare(command, caller_of(interaction), raw, guild_tz(interaction))
     if isinstance(prepared, Reply):
         await interaction.response.send_message(ephemeral=True, **send_kwargs(prepared))
         return

@@ -98,3 +98,21 @@ class DiscordPoster:
             raise PostingError("the bot needs the Manage Events permission") from None
         except discord.HTTPException as exc:
             raise PostingError(f"cannot create the event: {exc.text or exc.status}") from None
+
+    async def update_event(self, guild_id: int, event_id: int, *, start=None, end=None,
+                           cancel: bool = False) -> None:
+        guild = self._client.get_guild(guild_id)
+        if guild is None:
+            raise PostingError(f"guild {guild_id} is not available")
+        try:
+            event = guild.get_scheduled_event(event_id) or await guild.fetch_scheduled_event(event_id)
+            if cancel:
+                await event.cancel()
+            else:
+                await event.edit(start_time=start, **({"end_time": end} if end is not None else {}))
+        except discord.NotFound:
+            raise PostingError(f"event {event_id} no longer exists") from None
+        except discord.Forbidden:
+            raise PostingError("the bot needs the Manage Events permission") from None
+        except discord.HTTPException as exc:
+            raise PostingError(f"cannot change the event: {exc.text or exc.status}") from None

@@ -60,10 +60,20 @@ def setup(services: Services) -> Feature:
         persona = overrides.persona or services.settings.persona
         return Reply(embeds=(Embed(title="Settings", fields=(
             Field("Mod-log channel", channel_text(await guilds.modlog_channel(guild))),
+            Field("Time zone", guilds.tz(guild).key),
             Field("Answers in this channel", answer[overrides.channel_answer]),
             Field("Persona", sanitize(persona[:1000]) + (" (custom)" if overrides.persona else " (default)")),
             Field("When the bot cannot answer", _staff_text(await guilds.staff(guild))),
         )),))
+
+    async def timezone(inv: Invocation) -> Reply:
+        name = inv.get("zone")
+        try:
+            zone = await guilds.set_timezone(inv.caller.guild_id, name and name.strip())
+        except ValueError as exc:
+            return Reply(f"zone: {exc}.")
+        return Reply(f"Dates typed in commands and repeating posts now use {zone.key}"
+                     + (" (the default)." if name is None else "."))
 
     async def persona(inv: Invocation) -> Reply:
         text = inv.get("text")
@@ -98,6 +108,9 @@ def setup(services: Services) -> Feature:
 
     return Feature(name="settings", commands=(
         command("show", "Show this server's bot settings", show),
+        command("timezone", "The server's time zone for scheduled posts; none: the default",
+                timezone, Option("zone", OptionKind.STRING, "A name like Europe/Berlin",
+                                 required=False, low=1, high=64)),
         command("persona", "Set who the bot is and how it answers, for this server", persona,
                 Option("text", OptionKind.STRING, "Leave out to go back to the default",
                        required=False, low=1, high=MAX_PERSONA_CHARS)),

@@ -42,6 +42,9 @@ class RecordingPoster:
         self.calls.append(("event", event))
         return next_id()
 
+    async def update_event(self, guild_id, event_id, *, start=None, end=None, cancel=False):
+        self.calls.append(("update_event", event_id, start, end, cancel))
+
 
 class Community:
     def __init__(self, db, model, *, clock=None, edit_interval=0.0, bot_user_id=BOT, **env):
@@ -71,3 +74,26 @@ class Community:
         self.pipeline.close()
         await self.features.stop()
         await self.writer.close()
+
+
+class ScriptedModel:
+    """A model that says what the test scripts, and records every prompt."""
+
+    context_window = 4096
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.requests = []
+
+    def count_tokens(self, text):
+        return len(text) // 4 + 1
+
+    def count_prompt(self, messages):
+        return sum(self.count_tokens(text) for _, text in messages) + 4
+
+    async def complete(self, request):
+        self.requests.append(request)
+        return self.answers.pop(0)
+
+    async def close(self, drain_timeout=10.0):
+        pass

@@ -42,6 +42,7 @@ async def bot_runtime(tmp_path, db, local_model):
     yield rt, console, out
     rt.pipeline.close()
     await rt.features.stop()
+    await rt.jobs.close()
     await rt.services.writer.close()
 
 

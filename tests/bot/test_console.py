@@ -35,6 +35,7 @@ async def console_at(tmp_path, db, local_model):
     for rt in runtimes:
         rt.pipeline.close()
         await rt.features.stop()
+        await rt.jobs.close()
         await rt.services.writer.close()
 
 

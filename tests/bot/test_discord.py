@@ -31,7 +31,8 @@ async def make_cog(db, local_model, me):
         bot.user = me
         community = Community(db, local_model, bot_user_id=me.id, MAX_NEW_TOKENS="24", **env)
         made.append(community)
-        cog = EventsCog(bot, community.pipeline, ping_author=community.settings.reply_ping)
+        cog = EventsCog(bot, community.pipeline, community.features,
+                        ping_author=community.settings.reply_ping)
         cog.community = community
         return cog
 

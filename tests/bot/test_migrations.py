@@ -144,6 +144,21 @@ SAMPLES = {
              "ON p.report_id = r.id WHERE r.author_id = 42", ("open", 0, 43)),
         ],
     ),
+    10: (
+        [
+            "INSERT INTO scheduled_posts (guild_id, number, channel_id, text, first_at, due_at, "
+            "tz, created_by, created_at, updated_at) VALUES (1, 1, 5, 'Sale!', 9600, 9600, "
+            "'UTC', 7, 9600, 9600)",
+            "INSERT INTO announcement_drafts (guild_id, channel_id, brief, kind, tone, text, "
+            "post_id, author_id, created_at, updated_at) SELECT 1, 5, 'sale', 'sale', 'calm', "
+            "'Sale!', id, 7, 9601, 9601 FROM scheduled_posts",
+            "UPDATE guild_settings SET timezone = 'Europe/Berlin' WHERE guild_id = 1",
+        ],
+        [
+            ("SELECT p.state, d.status, p.sent_count FROM scheduled_posts p JOIN "
+             "announcement_drafts d ON d.post_id = p.id", ("scheduled", "draft", 0)),
+        ],
+    ),
 }
 
 # Tables 0002 dropped: no code used them, and their owners will create their own.

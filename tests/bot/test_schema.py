@@ -18,11 +18,14 @@ ABOUT_MEMBERS = {
     "mod_case_notes": "author_id",
     "mod_reports": "author_id",
     "mod_report_reporters": "user_id",
+    "scheduled_posts": "created_by",
+    "announcement_drafts": "author_id",
+    "event_plans": "author_id",
 }
 # Tables about the guild or bookkeeping rather than about a member.
 NOT_ABOUT_MEMBERS = {
     "guild_settings", "channel_settings", "kb_entries", "corpus_exports", "schema_migrations",
-    "product_drafts", "automod_rules", "mod_policy",
+    "product_drafts", "automod_rules", "mod_policy", "scheduled_deliveries",
 }
 
 

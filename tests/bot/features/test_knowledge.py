@@ -19,7 +19,7 @@ from bot.grounding.facts import unsupported
 from bot.kb import FAQ, PRODUCT, KnowledgeBase
 from bot.runtime import make_services
 from bot.store import ArchivedMessage
-from tests.bot.harness import BOT, RecordingPoster, settings
+from tests.bot.harness import BOT, RecordingPoster, ScriptedModel, settings
 from tests.bot.recorder import next_id
 
 GUILD, CHANNEL = 100, 7
@@ -228,29 +228,6 @@ async def test_discard_leaves_the_knowledge_base_and_a_second_press_is_refused(b
     assert await bot.kb.get(GUILD, PRODUCT, "JP-102") == before
     assert "No product matches" in (await bot.run(MOD, "product describe", product="zzz")).text
     assert "no longer exists" in (await press(bot.features, MOD, f"{DISCARD}:999")).text
-
-
-class ScriptedModel:
-    """A model that says what the test scripts, and records every prompt."""
-
-    context_window = 4096
-
-    def __init__(self, *answers):
-        self.answers = list(answers)
-        self.requests = []
-
-    def count_tokens(self, text):
-        return len(text) // 4 + 1
-
-    def count_prompt(self, messages):
-        return sum(self.count_tokens(text) for _, text in messages) + 4
-
-    async def complete(self, request):
-        self.requests.append(request)
-        return self.answers.pop(0)
-
-    async def close(self, drain_timeout=10.0):
-        pass
 
 
 @pytest.mark.parametrize("answers, used", [

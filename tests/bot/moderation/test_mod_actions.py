@@ -70,6 +70,7 @@ async def test_a_moderator_cannot_act_on_another_moderator(tmp_path, db, local_m
     finally:
         rt.pipeline.close()
         await rt.features.stop()
+        await rt.jobs.close()
         await rt.services.writer.close()
 
 

@@ -1,0 +1,115 @@
+"""Announcements through the console: the model drafts from the brief (checked against
+it), moderators approve with buttons, the scheduler posts it; /schedule manages the rest."""
+
+import asyncio
+import io
+
+from bot.console import BOT_ID, Console
+from bot.console.world import ROLES
+from bot.runtime import start
+from tests.bot.harness import ScriptedModel, settings
+from tests.bot.test_adapters import console_lines
+
+import pytest_asyncio
+
+BRIEF = "Winter sale: 20% off all knitwear until Sunday"
+
+
+@pytest_asyncio.fixture
+async def shop(tmp_path, db):
+    out = io.StringIO()
+    model = ScriptedModel()
+    console = Console(mods=frozenset({"mo"}), out=out, files_dir=tmp_path / "console")
+    rt = await start(settings(DATA_DIR=str(tmp_path)), db, model, console.poster,
+                     bot_user_id=BOT_ID, bot_name="bot", members=console.members)
+    console.attach(rt)
+    yield rt, console, out, model
+    rt.pipeline.close()
+    await rt.features.stop()
+    await rt.jobs.close()
+    await rt.services.writer.close()
+
+
+async def posted(out, text, seconds=5.0):
+    """Wait for the scheduler's post (it runs as a background job)."""
+    for _ in range(int(seconds / 0.02)):
+        if text in out.getvalue():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def test_a_draft_is_checked_against_the_brief_approved_and_posted_once(shop):
+    rt, console, out, model = shop
+    model.answers += ["Everything is 50% off this weekend!",          # a fact not in the brief
+                      "Our winter sale is here: 20% off all knitwear until Sunday!",
+                      "Knitwear is 20% off until Sunday. Come and see!"]
+    lines = await console_lines(console, out, [
+        f'mo: /announce draft what="{BRIEF}" kind=sale channel=#announcements',
+        "ana: !press 1",
+        "mo: !press 3",
+        "mo: !press 1",
+        "mo: !press 4",
+    ])
+    assert lines[:2] == ["[bot → mo] ┃ Draft 1: sale announcement",
+                         "┃ Our winter sale is here: 20% off all knitwear until Sunday!"]
+    assert "use only the brief" in model.requests[1].messages[-1][1]  # told why, once
+    assert ("[1] Approve  [2] Edit  [3] Regenerate  [4] Discard   (press with: name: !press N)"
+            in lines)
+    assert ("[bot → ana] You need the Timeout Members or Manage Server permission to use this "
+            "button.") in lines
+    assert "┃ Knitwear is 20% off until Sunday. Come and see!" in lines  # regenerated
+    assert any(line.startswith("┃ Approved by <@") and "scheduled post 1, as soon as it is approved"
+               in line for line in lines), lines
+    assert "[bot → mo] Draft 1 was already approved; nothing changed." in lines
+    assert await posted(out, "[bot → #announcements] Knitwear is 20% off until Sunday. Come and see!")
+    await asyncio.sleep(0.1)
+    assert out.getvalue().count("[bot → #announcements]") == 1
+    row = await rt.services.db.fetchone("SELECT state, sent_count FROM scheduled_posts")
+    assert tuple(row) == ("done", 1)
+
+
+async def test_a_scheduled_repeating_post_with_a_chosen_role_is_managed_with_schedule(shop):
+    rt, console, out, model = shop
+    model.answers += ["Join our knitting circle every Monday and Thursday!"]
+    await rt.services.guilds.set_timezone(1, "Europe/Berlin")
+    lines = await console_lines(console, out, [
+        'mo: /announce draft what="Knitting circle every Monday and Thursday" kind=event '
+        'channel=#announcements when="2030-01-07 18:00" repeat=weekly days=mon,thu ping=@members',
+        "mo: !press 1",
+        "mo: /schedule list",
+        "mo: /schedule pause 1",
+        "mo: /schedule edit 1 text=\"Knitting circle: bring your own yarn\"",
+        "mo: /schedule resume 1",
+        "mo: /schedule cancel 1",
+        "mo: /schedule list",
+        "mo: /schedule resume 1",
+    ])
+    first = 1894035600  # 2030-01-07 18:00 in Berlin (17:00 UTC)
+    assert f"┃ When: <t:{first}:f>" in lines and "┃ Repeats: every Monday, Thursday" in lines
+    assert f"┃ Pings: <@\u200b&{ROLES['members']}>" in lines
+    listing = lines[lines.index("[bot → mo] Scheduled:") + 1]
+    assert listing.startswith(f"#1 #announcements <t:{first}:f>, every Monday, Thursday:")
+    assert any(line.startswith("[bot → mo] Post 1 is paused.") for line in lines)
+    assert any("Saved. #1" in line and "bring your own yarn" in line for line in lines)
+    assert lines[-2:] == ["[bot → mo] Nothing is scheduled.",
+                          "[bot → mo] Nothing changed: post 1 is cancelled; it cannot be made scheduled."]
+    row = await rt.services.db.fetchone("SELECT ping_role_id, tz, recurrence FROM scheduled_posts")
+    assert tuple(row) == (ROLES["members"], "Europe/Berlin", "weekly:mon,thu")
+
+
+async def test_bad_times_are_refused_before_the_model_writes(shop):
+    rt, console, out, model = shop
+    lines = await console_lines(console, out, [
+        f'mo: /announce draft what="{BRIEF}" kind=sale channel=#general when="2001-01-01 10:00"',
+        f'mo: /announce draft what="{BRIEF}" kind=sale channel=#general repeat=daily',
+        f'mo: /announce draft what="{BRIEF}" kind=sale channel=#general when="2030-01-01 10:00" '
+        'repeat=weekly days=funday',
+        f'ana: /announce draft what="{BRIEF}" kind=sale channel=#general',
+    ])
+    assert lines[:3] == [
+        "[bot → mo] when: that time has passed; leave it out to post on approval.",
+        "[bot → mo] repeat: a repeating post needs a first time (when=…).",
+        "[bot → mo] days: 'weekly:funday': days are mon, tue, wed, thu, fri, sat, sun"]
+    assert lines[3].startswith("[bot → ana] You need the Timeout Members")
+    assert model.requests == []
