@@ -23,7 +23,7 @@ from bot.store import Database
 
 log = logging.getLogger(__name__)
 
-KINDS = ("sale", "new-product", "event", "maintenance", "other")
+KINDS = ("sale", "new-product", "event", "maintenance", "discussion", "other")
 TONES = ("friendly", "excited", "calm", "formal")
 DRAFT, APPROVED, DISCARDED = "draft", "approved", "discarded"
 DRAFT_TOKENS, DRAFT_TIMEOUT_S = 200, 120.0

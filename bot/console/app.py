@@ -6,6 +6,7 @@ Input lines:
     name: ^ text       reply to the bot's latest message in this channel
     name: /cmd a=b     run a command as `name` (`name: /help` lists what they may run)
     name: !press N     press button or option N of the latest reply that showed choices
+    name: !form text="..."  submit the latest form shown (fields left out keep their text)
     name: !on @ana Report to moderators
                        run a message command on ana's latest message in this channel
     #channel           switch channel: #general, #support, #announcements, #mod-log, or
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import shlex
 import sys
 import threading
 import time
@@ -122,6 +124,8 @@ class Console:
                 await self._command(name, text[1:])
             elif (pressed := _PRESS.match(text.strip())) is not None:
                 await self._press(name, int(pressed[1]))
+            elif text.strip().startswith("!form"):
+                await self._form(name, text.strip()[5:])
             elif (on := _ON.match(text.strip())) is not None:
                 await self._message_command(name, on[1], on[2])
             elif background:
@@ -216,6 +220,26 @@ class Console:
             return
         custom_id, values = self.screen.choices[number - 1]
         self._show(name, await press(self._rt.features, self._caller(name), custom_id, values))
+
+    async def _form(self, name: str, rest: str) -> None:
+        form = self.screen.form
+        if form is None:
+            self.print("? no form on screen")
+            return
+        try:
+            pairs = [word.partition("=") for word in shlex.split(rest)]
+        except ValueError as exc:
+            self.print(f"? cannot read that form: {exc}")
+            return
+        known = {f.name: f.value for f in form.fields}
+        unknown = [key for key, _, _ in pairs if key not in known]
+        if unknown:
+            self.print(f"? the form has no field {unknown[0]!r}; fields: {', '.join(known)}")
+            return
+        values = known | {key: value for key, _, value in pairs}
+        self.screen.form = None
+        self._show(name, await press(self._rt.features, self._caller(name), form.custom_id,
+                                     form=values))
 
     async def _message_command(self, name: str, author: str, command_name: str) -> None:
         command = next((c for n, c in self._rt.features.message_commands.items()

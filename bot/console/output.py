@@ -2,7 +2,8 @@
 
 A reply's text and embeds print as text; its files are saved under ``DATA_DIR/console/``
 and their paths printed; its buttons and select options print as numbered choices, which
-``name: !press N`` presses. Every line the bot prints is mention-defused.
+``name: !press N`` presses; a form prints its fields, which ``name: !form field="..."``
+submits. Every line the bot prints is mention-defused.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Callable
 
 from bot.console.world import BOT_ID, BOT_NAME, CHANNELS, GUILD_ID, Snowflakes, channel_name
 from bot.core.posting import ChannelTarget, DirectTarget, Posted, PostingError, ScheduledEvent, Target
-from bot.core.replies import Button, Reply, Select
+from bot.core.replies import Button, Form, Reply, Select
 from bot.core.text import sanitize
 
 
@@ -73,6 +74,7 @@ class Screen:
         self._files_dir = files_dir
         # (custom id, select values) per number shown, for the latest reply with choices
         self.choices: list[tuple[str, tuple[str, ...]]] = []
+        self.form: Form | None = None  # the latest form shown, for ``!form``
 
     def line(self, text: str) -> None:
         self._write(text)
@@ -103,6 +105,12 @@ class Screen:
                         self.choices.append((component.custom_id, (option.value,)))
                         labels.append(f"[{len(self.choices)}] {sanitize(option.label)}")
             lines.append("  ".join(labels) + "   (press with: name: !press N)")
+        if reply.form is not None:
+            self.form = reply.form
+            lines.append(f"┃ {sanitize(reply.form.title)}")
+            lines.extend(f"┃ {sanitize(f.label)} ({f.name}): {shown(f.value)}" for f in reply.form.fields)
+            names = " ".join(f'{f.name}="…"' for f in reply.form.fields)
+            lines.append(f"(fill in with: name: !form {names})")
         if not lines:
             lines = ["(updated)"]
         self._write(f"{head} {lines[0]}")

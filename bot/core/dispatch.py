@@ -75,7 +75,8 @@ async def run_command(command: Command, caller: Caller, raw: Mapping[str, Any],
 
 
 async def press(features: Features, caller: Caller, custom_id: str,
-                values: tuple[str, ...] = (), message_id: int | None = None) -> Reply:
+                values: tuple[str, ...] = (), message_id: int | None = None,
+                form: Mapping[str, str] | None = None) -> Reply:
     parts = split_custom_id(custom_id)
     route = features.route(parts[0]) if parts is not None else None
     if route is None:
@@ -83,7 +84,8 @@ async def press(features: Features, caller: Caller, custom_id: str,
     if not route.access.allows(caller.permissions):
         return denied(route.access.describe(), "this button")
     try:
-        reply = await route.handler(Press(caller, parts[0], parts[1], values, message_id))
+        reply = await route.handler(Press(caller, parts[0], parts[1], values, message_id,
+                                          dict(form or {})))
     except Exception:
         log.exception("component %s failed for user %d", custom_id, caller.user_id)
         return Reply(FAILED, private=True)

@@ -12,7 +12,7 @@ after a restart reaches the same handler with the same data.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.core.commands import EVERYONE, Access, Caller
@@ -110,11 +110,44 @@ Component = Button | Select
 
 
 @dataclass(frozen=True)
+class TextField:
+    """One text box of a form: ``long`` is a paragraph box, else one line."""
+
+    name: str
+    label: str
+    value: str = ""
+    long: bool = True
+    max_length: int = 2000
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.label) <= 45 or not 0 < self.max_length <= 4000:
+            raise ValueError(f"text field {self.name!r}: a label of 1-45 characters, at most 4000")
+
+
+@dataclass(frozen=True)
+class Form:
+    """A form the member fills in (Discord: a modal), opened in answer to a button press.
+    Submitting it reaches the route of ``custom_id`` as a ``Press`` with ``form`` values."""
+
+    title: str
+    custom_id: str
+    fields: tuple[TextField, ...]
+
+    def __post_init__(self) -> None:
+        if split_custom_id(self.custom_id) is None:
+            raise ValueError("form: build its id with custom_id()")
+        if not 0 < len(self.fields) <= 5 or not 0 < len(self.title) <= 45:
+            raise ValueError("form: a title of 1-45 characters and 1-5 fields")
+
+
+@dataclass(frozen=True)
 class Reply:
     """What a handler answers. ``private`` None means "the command's default".
     ``ping_role`` is the one role a moderator explicitly chose to notify; model text never
     sets it, and without it nothing a reply says pings anyone. ``replace`` (for a component
-    press) edits the message that carried the button instead of sending a new one."""
+    press) edits the message that carried the button instead of sending a new one. A
+    ``form`` (only in answer to a press of a ``ComponentRoute`` with ``opens_forms``) opens
+    that form instead of answering."""
 
     text: str = ""
     embeds: tuple[Embed, ...] = ()
@@ -123,6 +156,7 @@ class Reply:
     private: bool | None = None
     ping_role: int | None = None
     replace: bool = False
+    form: Form | None = None
 
     def __post_init__(self) -> None:
         buttons = sum(isinstance(c, Button) for c in self.components)
@@ -132,19 +166,21 @@ class Reply:
                              f"select each); this one needs {rows}")
         if len(self.embeds) > MAX_EMBEDS or len(self.files) > MAX_FILES:
             raise ValueError(f"a reply holds at most {MAX_EMBEDS} embeds and {MAX_FILES} files")
-        if not (self.text or self.embeds or self.files or self.replace):
+        if not (self.text or self.embeds or self.files or self.replace or self.form):
             raise ValueError("an empty reply")
 
 
 @dataclass(frozen=True)
 class Press:
-    """A pressed button or a chosen select value: who, which route, its data, the values."""
+    """A pressed button, a chosen select value or a submitted form: who, which route, its
+    data, the values chosen, and the form's fields by name (empty for a press)."""
 
     caller: Caller
     route: str
     data: str
     values: tuple[str, ...] = ()
     message_id: int | None = None
+    form: Mapping[str, str] = field(default_factory=dict)
 
 
 PressHandler = Callable[[Press], Awaitable[Reply]]
@@ -152,8 +188,11 @@ PressHandler = Callable[[Press], Awaitable[Reply]]
 
 @dataclass(frozen=True)
 class ComponentRoute:
-    """Handles every component whose custom id starts with ``route:``."""
+    """Handles every component whose custom id starts with ``route:``. A route that
+    ``opens_forms`` is answered without a "thinking" acknowledgement first (Discord opens a
+    form only as the first answer), so its handler must answer a press quickly."""
 
     route: str
     handler: PressHandler = field(compare=False, repr=False)
     access: Access = EVERYONE
+    opens_forms: bool = False

@@ -29,13 +29,14 @@ from discord.ext import commands
 from bot import runtime
 from bot.config import ConfigError, Settings
 from bot.core.dispatch import press
+from bot.core.replies import split_custom_id
 from bot.discord_app.cogs.events import EventsCog
 from bot.discord_app.commands import (build_commands, caller_of, context_menu, on_tree_error,
                                       run_interaction)
 from bot.discord_app.components import Routed
 from bot.discord_app.members import DiscordMembers
 from bot.discord_app.poster import DiscordPoster
-from bot.discord_app.render import edit_kwargs, no_pings, send_kwargs
+from bot.discord_app.render import FormModal, edit_kwargs, no_pings, send_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -123,24 +124,55 @@ class ShopBot(commands.Bot):
 
         Acknowledged first (a deferred update: nothing shows yet), so a handler that reads
         the database cannot miss Discord's 3-second window; the answer then edits the
-        message carrying the button, or follows up.
+        message carrying the button, or follows up. A route that opens forms is answered
+        directly instead, since Discord shows a modal only as the first answer.
         """
         if self.runtime is None:
             await interaction.response.send_message(
                 content="I'm restarting; please press that again in a minute.", ephemeral=True,
                 allowed_mentions=no_pings())
             return
-        await interaction.response.defer()
+        parts = split_custom_id(custom_id)
+        route = self.runtime.features.route(parts[0]) if parts else None
+        direct = route is not None and route.opens_forms
+        if not direct:
+            await interaction.response.defer()
         message_id = interaction.message.id if interaction.message is not None else None
         reply = await press(self.runtime.features, caller_of(interaction), custom_id, values,
                             message_id)
+        await self._answer(interaction, reply, deferred=not direct, what=custom_id)
+
+    async def on_form(self, interaction: discord.Interaction, custom_id: str,
+                      form: dict[str, str]) -> None:
+        """A submitted form (``render.FormModal``): to its route, like a press."""
+        if self.runtime is None:
+            await interaction.response.send_message(
+                content="I'm restarting; please try again in a minute.", ephemeral=True,
+                allowed_mentions=no_pings())
+            return
+        await interaction.response.defer()
+        message_id = interaction.message.id if interaction.message is not None else None
+        reply = await press(self.runtime.features, caller_of(interaction), custom_id, (),
+                            message_id, form)
+        await self._answer(interaction, reply, deferred=True, what=custom_id)
+
+    async def _answer(self, interaction: discord.Interaction, reply, *, deferred: bool,
+                      what: str) -> None:
         try:
-            if reply.replace:
-                await interaction.edit_original_response(**edit_kwargs(reply))
-            else:
+            if reply.form is not None and not deferred:
+                await interaction.response.send_modal(FormModal(reply.form, self.on_form))
+            elif reply.replace:
+                if deferred:
+                    await interaction.edit_original_response(**edit_kwargs(reply))
+                else:
+                    await interaction.response.edit_message(**edit_kwargs(reply))
+            elif deferred:
                 await interaction.followup.send(ephemeral=bool(reply.private), **send_kwargs(reply))
+            else:
+                await interaction.response.send_message(ephemeral=bool(reply.private),
+                                                        **send_kwargs(reply))
         except discord.HTTPException as exc:
-            log.warning("could not answer the press of %s: %s", custom_id, exc.text or exc.status)
+            log.warning("could not answer %s: %s", what, exc.text or exc.status)
 
     async def close(self) -> None:
         if self.runtime is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import discord
 
-from bot.core.replies import Button, Reply, Select
+from bot.core.replies import Button, Form, Reply, Select
 from bot.discord_app.components import Routed
 
 STYLES = {
@@ -99,3 +99,25 @@ def edit_kwargs(reply: Reply) -> dict[str, Any]:
     if reply.files:
         kwargs["attachments"] = files(reply)
     return kwargs
+
+
+class FormModal(discord.ui.Modal):
+    """A ``Form`` as a discord.py modal; a submit goes to ``submit(interaction, custom_id,
+    {field: value})``. Modals live in discord.py's memory only: one opened before a restart
+    and submitted after it fails on Discord's side, and pressing the button again opens a
+    new one."""
+
+    def __init__(self, form: Form, submit) -> None:
+        super().__init__(title=_cut(form.title, 45), custom_id=form.custom_id, timeout=900)
+        self._submit = submit
+        self._inputs = {}
+        for f in form.fields:
+            box = discord.ui.TextInput(
+                label=f.label, default=f.value[: f.max_length] or None, max_length=f.max_length,
+                style=discord.TextStyle.paragraph if f.long else discord.TextStyle.short)
+            self._inputs[f.name] = box
+            self.add_item(box)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self._submit(interaction, self.custom_id,
+                           {name: box.value for name, box in self._inputs.items()})

@@ -2,8 +2,8 @@
 posts them, at their time, exactly once.
 
 ``/announce draft`` has the model write from the moderator's brief (``bot.announce``), and
-answers privately with the draft and persistent buttons: **Approve**, **Edit**,
-**Regenerate**, **Discard**. Approving puts the post in the schedule (due at once, or at
+answers privately with the draft and persistent buttons: **Approve**, **Edit** (a form with
+the text), **Regenerate**, **Discard**. Approving puts the post in the schedule (due at once, or at
 the time the moderator chose, in the guild's time zone, optionally repeating) and wakes
 the dispatcher (``bot.schedule.dispatcher``), the background job that posts it. A role is
 pinged only when the moderator chose it with ``ping``; the model's text never pings.
@@ -24,7 +24,8 @@ from bot.core.commands import MODERATORS, Command, Invocation, Option, OptionKin
 from bot.core.feature import DataHooks, Feature, Services
 from bot.core.jobs import Job
 from bot.core.posting import post_to_modlog
-from bot.core.replies import Button, ComponentRoute, Embed, Field, Press, Reply, custom_id
+from bot.core.replies import (Button, ComponentRoute, Embed, Field, Form, Press, Reply, TextField,
+                              custom_id)
 from bot.core.text import sanitize
 from bot.grounding.describe import preview
 from bot.model import Busy
@@ -34,9 +35,9 @@ from bot.schedule.store import Item, ScheduleError, ScheduleStore
 
 BUSY = "The model is busy right now; please try again in a minute."
 REPEATS = ("once", "daily", "weekly", "monthly")
-ROUTE = "announce"
+ROUTE, EDIT_ROUTE = "announce", "announce.edit"
 MAX_TEXT = 1900  # room for a role mention in front, within Discord's 2,000
-VERBS = ("approve", "edit", "regenerate", "discard")
+VERBS = ("approve", "regenerate", "discard")
 
 
 def _now() -> int:
@@ -69,11 +70,10 @@ def draft_reply(draft: Draft, note: str = "", *, decided: str = "") -> Reply:
                   footer=decided or "Nothing is posted until a moderator approves it.")
     buttons = ()
     if draft.status == DRAFT and not decided:
-        buttons = tuple(Button(label, custom_id(ROUTE, f"{verb}:{draft.id}"), style)
-                        for label, verb, style in (("Approve", "approve", "success"),
-                                                   ("Edit", "edit", "secondary"),
-                                                   ("Regenerate", "regenerate", "secondary"),
-                                                   ("Discard", "discard", "danger")))
+        buttons = (Button("Approve", custom_id(ROUTE, f"approve:{draft.id}"), "success"),
+                   Button("Edit", custom_id(EDIT_ROUTE, str(draft.id)), "secondary"),
+                   Button("Regenerate", custom_id(ROUTE, f"regenerate:{draft.id}"), "secondary"),
+                   Button("Discard", custom_id(ROUTE, f"discard:{draft.id}"), "danger"))
     return Reply(note or "", embeds=(embed,), components=buttons)
 
 
@@ -124,13 +124,22 @@ def setup(services: Services) -> Feature:
                 if why else "")
         return draft_reply(made, note)
 
-    async def edit_draft(inv: Invocation) -> Reply:
-        found = await drafts.get(inv.caller.guild_id, inv.get("draft"))
+    async def edit(p: Press) -> Reply:
+        """Edit: a press opens a form with the draft's text; submitting it saves the text
+        (the moderator's own words: not the model's, so not checked) and shows the draft."""
+        guild = p.caller.guild_id
+        found = await drafts.get(guild, int(p.data)) if p.data.isdigit() and guild else None
         if found is None:
-            return Reply(f"There is no draft {inv.get('draft')}.")
-        text = inv.get("text").strip()  # a moderator's own words: not the model's, not checked
+            return Reply("That draft no longer exists.")
+        if found.status != DRAFT:
+            return Reply(f"Draft {found.id} was already {found.status}; nothing changed.")
+        if not p.form:
+            return Reply(form=Form(f"Edit draft {found.id}", custom_id(EDIT_ROUTE, str(found.id)),
+                                   (TextField("text", "Announcement", found.text,
+                                              max_length=MAX_TEXT),)))
         try:
-            return draft_reply(await drafts.set_text(found, text, _now()), "Edited.")
+            return _replacing(draft_reply(await drafts.set_text(found, p.form.get("text", ""), _now()),
+                                          "Edited."))
         except DraftError as exc:
             return Reply(f"Nothing changed: {exc}.")
 
@@ -142,9 +151,6 @@ def setup(services: Services) -> Feature:
             return Reply("That draft no longer exists.")
         if found.status != DRAFT:
             return Reply(f"Draft {found.id} was already {found.status}; nothing changed.")
-        if verb == "edit":
-            return Reply(f"Write the new text with `/announce edit draft:{found.id} text:…`; "
-                         "the preview then shows it, with these buttons.")
         if verb == "regenerate":
             try:
                 text, why = await writer.write(found.brief, found.kind, found.tone, guild,
@@ -247,10 +253,6 @@ def setup(services: Services) -> Feature:
                     Option("until", OptionKind.DATETIME, "Stop repeating after this", required=False),
                     Option("ping", OptionKind.ROLE, "A role to ping when it is posted",
                            required=False), group="announce"),
-            command("edit", "Replace a draft's text before approving it", edit_draft,
-                    Option("draft", OptionKind.INTEGER, "The draft's number", low=1, high=10**9),
-                    Option("text", OptionKind.STRING, "The new text", low=1, high=MAX_TEXT),
-                    group="announce"),
             command("list", "What is scheduled, soonest first", listing),
             command("cancel", "Cancel a scheduled post", change("cancelled", ("scheduled", "paused"),
                                                                 "is cancelled"), number),
@@ -264,7 +266,8 @@ def setup(services: Services) -> Feature:
                     Option("when", OptionKind.DATETIME, "The new time (server time zone)",
                            required=False)),
         ),
-        components=(ComponentRoute(ROUTE, press, access=MODERATORS),),
+        components=(ComponentRoute(ROUTE, press, access=MODERATORS),
+                    ComponentRoute(EDIT_ROUTE, edit, access=MODERATORS, opens_forms=True)),
         jobs=(Job("scheduler", dispatcher.run),),
         data=DataHooks(covers=("announcement_drafts.author_id", "announcement_drafts.decided_by",
                                "scheduled_posts.created_by"), export=export, delete=unlink),

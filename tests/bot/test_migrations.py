@@ -159,6 +159,14 @@ SAMPLES = {
              "announcement_drafts d ON d.post_id = p.id", ("scheduled", "draft", 0)),
         ],
     ),
+    11: (
+        [
+            "INSERT INTO topic_schedules VALUES (1, 5, 0, 600, 9700, 7, 9700)",
+        ],
+        [
+            ("SELECT weekday, minute_of_day, updated_by FROM topic_schedules", (0, 600, 7)),
+        ],
+    ),
 }
 
 # Tables 0002 dropped: no code used them, and their owners will create their own.

@@ -21,6 +21,7 @@ ABOUT_MEMBERS = {
     "scheduled_posts": "created_by",
     "announcement_drafts": "author_id",
     "event_plans": "author_id",
+    "topic_schedules": "updated_by",
 }
 # Tables about the guild or bookkeeping rather than about a member.
 NOT_ABOUT_MEMBERS = {

@@ -113,3 +113,49 @@ async def test_bad_times_are_refused_before_the_model_writes(shop):
         "[bot → mo] days: 'weekly:funday': days are mon, tue, wed, thu, fri, sat, sun"]
     assert lines[3].startswith("[bot → ana] You need the Timeout Members")
     assert model.requests == []
+
+
+async def test_edit_opens_a_form_in_both_adapters_and_approval_works_through_discord(shop, tmp_path):
+    import discord
+
+    from bot.discord_app.app import ShopBot
+    from bot.discord_app.render import FormModal
+    from tests.bot.discord_fakes import fake_interaction, fake_user
+
+    rt, console, out, model = shop
+    model.answers += ["Our winter sale is here: 20% off all knitwear until Sunday!"]
+    lines = await console_lines(console, out, [
+        f'mo: /announce draft what="{BRIEF}" kind=sale channel=#announcements',
+        "mo: !press 2",
+        'mo: !form text="Knitwear: 20% off until Sunday. See you there!"',
+        "mo: !form text=again",
+    ])
+    form = lines.index("[bot → mo] ┃ Edit draft 1")
+    assert lines[form + 1] == ("┃ Announcement (text): Our winter sale is here: 20% off all "
+                               "knitwear until Sunday!")
+    assert lines[form + 2] == '(fill in with: name: !form text="…")'
+    assert "[bot → mo] Edited." in lines and "┃ Knitwear: 20% off until Sunday. See you there!" in lines
+    assert lines[-1] == "? no form on screen"
+
+    bot = ShopBot(settings(DATABASE_PATH=str(tmp_path / "unused.db")), tmp_path)
+    bot.runtime = rt
+    moderator = discord.Permissions(moderate_members=True)
+    opened = fake_interaction(fake_user("mo"), 1, permissions=moderator, client=bot)
+    await bot.on_component(opened, "announce.edit:1", ())
+    opened.response.defer.assert_not_awaited()  # a modal must be the first answer
+    (modal,), _ = opened.response.send_modal.await_args
+    assert isinstance(modal, FormModal) and modal.children[0].default.startswith("Knitwear: 20%")
+    submitted = fake_interaction(fake_user("mo"), 1, permissions=moderator, client=bot)
+    await bot.on_form(submitted, "announce.edit:1", {"text": "Knitwear is 20% off until Sunday."})
+    embed = submitted.edit_original_response.await_args.kwargs["embeds"][0]
+    assert embed.description == "Knitwear is 20% off until Sunday."
+    member = fake_interaction(fake_user("ana"), 1, client=bot)
+    await bot.on_component(member, "announce:approve:1", ())
+    assert "permission" in member.followup.send.await_args.kwargs["content"]
+    approved = fake_interaction(fake_user("mo"), 1, permissions=moderator, client=bot)
+    await bot.on_component(approved, "announce:approve:1", ())
+    approved.response.defer.assert_awaited_once_with()
+    footer = approved.edit_original_response.await_args.kwargs["embeds"][0].footer.text
+    assert footer.startswith("Approved by <@") and "scheduled post 1" in footer
+    assert approved.edit_original_response.await_args.kwargs["view"] is None  # buttons gone
+    assert await posted(out, "[bot → #announcements] Knitwear is 20% off until Sunday.")
