@@ -3,9 +3,10 @@ about in a channel, and an optional weekly topic draft goes to the moderators' q
 
 The draft (``bot.announce.topics``) is an announcement draft like any other, with the same
 private preview and buttons (Approve, Edit, Regenerate, Discard: the announcements
-feature handles them), so nothing reaches members without a moderator. ``/topic weekly``
+feature handles them), so nothing reaches members without a moderator. ``/schedule topics``
 sets a day and time (the guild's time zone) when the bot drafts the week's topics for a
-channel and posts the draft to the mod-log channel for approval; ``/topic stop`` ends it.
+channel and posts the draft to the mod-log channel for approval; ``/schedule topics-stop``
+ends it.
 """
 
 from __future__ import annotations
@@ -132,19 +133,21 @@ def setup(services: Services) -> Feature:
         return await db.write("UPDATE topic_schedules SET updated_by = NULL WHERE guild_id = ? "
                               "AND updated_by = ?", (guild, user_id))
 
-    def command(name, description, handler, *options, group="topic"):
+    def command(name, description, handler, *options, group="schedule"):
         return Command(name, description, handler, group=group, options=options, access=MODERATORS)
 
     return Feature(
         name="topics",
         commands=(
-            command("suggest", "Draft discussion topics from what members talk about here",
-                    topic, Option("channel", OptionKind.CHANNEL, "Another channel", required=False)),
-            command("weekly", "Draft topics every week, for approval in the mod log", weekly,
+            command("topic", "Draft discussion topics from what members talk about here",
+                    topic, Option("channel", OptionKind.CHANNEL, "Another channel", required=False),
+                    group=None),
+            command("topics", "Draft discussion topics every week, for approval in the mod log",
+                    weekly,
                     Option("channel", OptionKind.CHANNEL, "The channel the topics are for"),
                     Option("day", OptionKind.CHOICE, "The day", choices=DAYS),
                     Option("time", OptionKind.STRING, "The time of day, like 10:00", low=3, high=5)),
-            command("stop", "Stop the weekly topic draft", stop),
+            command("topics-stop", "Stop the weekly discussion-topic draft", stop),
         ),
         jobs=(Job("weekly-topics", run_weekly),),
         data=DataHooks(covers=("topic_schedules.updated_by",), export=export, delete=unlink),

@@ -33,7 +33,7 @@ async def test_topics_are_drafted_from_the_channel_approved_and_posted(shop):  #
     model.answers += ["1. How do you keep linen from wrinkling?\n"
                       "2. Would a $20 linen care kit help?\n"      # a price nobody said
                       "3. What should we restock first?"]
-    lines = await console_lines(console, out, [*CHAT, "mo: /topic suggest", "mo: !press 1"])
+    lines = await console_lines(console, out, [*CHAT, "mo: /topic", "mo: !press 1"])
     draft = lines.index("[bot → mo] From what members said about: restock, linen.")
     assert lines[draft + 1] == "┃ Draft 1: discussion announcement"
     assert "┃ • How do you keep linen from wrinkling?" in lines
@@ -45,7 +45,7 @@ async def test_a_weekly_topic_draft_goes_to_the_mod_log_once_a_week(shop):  # no
     rt, console, out, model = shop
     model.answers += ["What is your favourite linen piece?"]
     await rt.services.guilds.set_guild(GUILD_ID, "modlog_channel_id", CHANNELS["mod-log"])
-    lines = await console_lines(console, out, [*CHAT, "mo: /topic weekly #general mon 10:00"])
+    lines = await console_lines(console, out, [*CHAT, "mo: /schedule topics #general mon 10:00"])
     assert lines[-1].startswith("[bot → mo] Every week I'll draft topics for #general")
     await rt.services.db.write("UPDATE topic_schedules SET next_at = 0")
     (job,) = [j for f in rt.features.features if f.name == "topics" for j in f.jobs]
@@ -56,6 +56,6 @@ async def test_a_weekly_topic_draft_goes_to_the_mod_log_once_a_week(shop):  # no
     assert "┃ • What is your favourite linen piece?" in out.getvalue()
     next_at = (await rt.services.db.fetchone("SELECT next_at FROM topic_schedules"))[0]
     assert next_at > 0  # moved on to next Monday before drafting
-    lines = await console_lines(console, out, ["mo: /topic stop", "mo: /topic stop"])
+    lines = await console_lines(console, out, ["mo: /schedule topics-stop", "mo: /schedule topics-stop"])
     assert lines == ["[bot → mo] The weekly topic draft is off.",
                      "[bot → mo] There is no weekly topic draft."]
