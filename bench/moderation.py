@@ -13,7 +13,9 @@ flagged.
 
 Data lines: {"text", "label": "flag" | "ok", "category"}; categories used here are
 toxic, spam, scam (flag) and benign, hard_benign, identity (ok). The default set,
-``bench/data/moderation.jsonl``, was written by a helper who did not see the rules.
+``bench/data/moderation.jsonl``, was written by a helper who did not see the rules, and
+the rules were then developed with its misses in view; ``bench/data/moderation_heldout.jsonl``
+was written afterwards by another who did not see them either, and is only scored.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ deletes goes no further. Every action, by a moderator or automod, is carried out
 
 Generated text passes the same rules members' messages meet, whatever a guild switched
 off for its members, because the bot's own voice must never need a moderator: the
-guild's banned words and the defaults, the toxicity classifier at the guild's threshold,
+guild's banned words and the defaults, plain-word threats, the toxicity classifier at the guild's threshold,
 any @everyone, @here or mass mention, and links, which must be to the shop's own domains
 or the guild's allowlist (a model can write a plausible address that was never the
 shop's). A refusal names the rules; the chat feature logs it and answers with a safe note.
@@ -37,7 +37,7 @@ from bot.moderation.reports import ReportQueue
 from bot.moderation.review import Review
 from bot.moderation.store import RuleStore
 
-GUARDED = ("words", "mentions", "links", "toxicity")
+GUARDED = ("words", "threats", "mentions", "links", "toxicity")
 
 
 def for_generated_text(rules: RuleSet) -> dict:

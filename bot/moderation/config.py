@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-CONTENT = ("words", "scam", "links", "caps", "flood", "mentions", "toxicity")
+CONTENT = ("words", "threats", "scam", "links", "caps", "flood", "mentions", "toxicity")
 RATES = ("burst", "duplicates", "new_accounts")
 ACTIONS = frozenset({"delete", "warn", "timeout", "flag"})
 MAX_TIMEOUT_MINUTES = 28 * 24 * 60  # Discord's longest timeout
@@ -44,6 +44,7 @@ class RuleConfig:
 # Parameter name -> (type, low, high) for numbers, or (list, max items) for lists.
 PARAMS: dict[str, dict[str, tuple]] = {
     "words": {"words": (list, MAX_WORDS), "defaults": (bool,)},
+    "threats": {},
     "scam": {},
     "links": {"mode": (str, ("invites", "allowlist")), "allow": (list, 200)},
     "caps": {"min_letters": (int, 4, 2000), "ratio": (float, 0.3, 1.0)},
@@ -58,6 +59,7 @@ PARAMS: dict[str, dict[str, tuple]] = {
 
 DEFAULTS: dict[str, RuleConfig] = {
     "words": RuleConfig(actions=("delete", "warn"), params={"words": [], "defaults": True}),
+    "threats": RuleConfig(actions=("delete", "warn", "flag")),
     "scam": RuleConfig(actions=("delete", "timeout", "flag"), timeout_minutes=60),
     "links": RuleConfig(actions=("delete", "warn"), params={"mode": "invites", "allow": []}),
     "caps": RuleConfig(actions=("delete",), params={"min_letters": 12, "ratio": 0.7}),

@@ -1,5 +1,5 @@
-"""The content rules: what one message's text alone shows (words, scams, links, capitals,
-floods, mentions, toxicity). Rates and account age need state, in ``rates``.
+"""The content rules: what one message's text alone shows (words, plain-word threats,
+scams, links, capitals, floods, mentions, toxicity). Rates and account age need state, in ``rates``.
 
 Each rule is a plain function of the message text and the rule's parameters that returns
 what it found (a short detail a moderator reads) or None. Nothing here compiles a pattern
@@ -19,6 +19,7 @@ from rapidfuzz.distance import Levenshtein
 
 from bot.moderation.config import DEFAULTS
 from bot.moderation.normalize import Normalized, contains, normalize, phrase_of
+from bot.moderation.threats import threat
 
 # Hateful slurs no community wants, matched as whole words after normalisation. General
 # profanity is not here: "hell yes, these fit" is fine in most shops; the toxicity rule
@@ -223,8 +224,13 @@ def mentions(text: str, norm: Normalized, params: dict) -> str | None:
 
 
 Rule = Callable[[str, Normalized, dict], "str | None"]
-CONTENT_RULES: dict[str, Rule] = {"words": words, "scam": scam, "links": links, "caps": caps,
-                                  "flood": flood, "mentions": mentions}
+def threats(text: str, norm: Normalized, params: dict) -> str | None:
+    return threat(norm)
+
+
+CONTENT_RULES: dict[str, Rule] = {"words": words, "threats": threats, "scam": scam,
+                                  "links": links, "caps": caps, "flood": flood,
+                                  "mentions": mentions}
 
 
 def check_content(text: str, params: dict[str, dict]) -> dict[str, str]:

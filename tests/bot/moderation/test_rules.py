@@ -6,7 +6,7 @@ from bot.moderation.config import defaults
 from bot.moderation.normalize import contains, normalize, phrase_of
 from bot.moderation.rules import check_content, links_in, repeated_unit, suspicious
 
-ALL = {name: {} for name in ("words", "scam", "links", "caps", "flood", "mentions")}
+ALL = {name: {} for name in ("words", "threats", "scam", "links", "caps", "flood", "mentions")}
 
 
 def hits(text, **params):
@@ -93,3 +93,26 @@ def test_hostile_input_gets_a_verdict(text):
     # milliseconds; a regression to quadratic time would show as a slow suite.
     found = hits(text, words={"words": ["a b c", "aaa"]})
     assert found and all(isinstance(v, str) for v in found.values())
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("I'm going to hurt you", "a threat of violence"),
+    ("someone should stab u", "a threat of violence"),
+    ("i hope your whole family gets hit and dies", "wishing someone harm"),
+    ("hope u rot", "wishing someone harm"),
+    ("go back where you came from", "telling people to leave the country"),
+    ("people like them need to be deported", "wishing a group gone"),
+    ("they are just vermin", "calling people vermin"),
+])
+def test_plain_word_threats_and_hate_are_caught(text, kind):
+    assert hits(text).get("threats") == kind
+
+
+@pytest.mark.parametrize("text", [
+    "these prices will kill you", "I'd kill for this jacket", "I would kill for you, bestie",
+    "I hope you didn't get hurt in that crash", "hope you have a lovely day",
+    "go back to the cart and check out", "these jeans are garbage, I want a refund",
+    "this dress slays, killer deal", "the heat is killing me", "I burn candles every night",
+])
+def test_product_talk_with_the_same_words_is_not_a_threat(text):
+    assert "threats" not in hits(text)
