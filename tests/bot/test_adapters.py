@@ -24,7 +24,7 @@ from bot.discord_app.render import send_kwargs
 from bot.runtime import Runtime, start
 from tests.bot.discord_fakes import (answer_of, fake_channel, fake_interaction, fake_message,
                                     fake_user, no_pings)
-from tests.bot.harness import settings
+from tests.bot.harness import ScriptedModel, settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 SAMPLE_VALUES = {OptionKind.STRING: "hello", OptionKind.INTEGER: 1, OptionKind.CHOICE: None,
@@ -32,11 +32,13 @@ SAMPLE_VALUES = {OptionKind.STRING: "hello", OptionKind.INTEGER: 1, OptionKind.C
 
 
 @pytest_asyncio.fixture
-async def bot_runtime(tmp_path, db, local_model):
-    """The default features, started as the runtime starts them, with a console attached."""
+async def bot_runtime(tmp_path, db):
+    """The default features, started as the runtime starts them, with a console attached.
+    The model is scripted (and says nothing): these tests drive commands, buttons and
+    automod, and starting an engine per test would cost seconds each."""
     out = io.StringIO()
     console = Console(mods=frozenset({"mo"}), out=out, files_dir=tmp_path / "console")
-    rt = await start(settings(DATA_DIR=str(tmp_path)), db, local_model, console.poster,
+    rt = await start(settings(DATA_DIR=str(tmp_path)), db, ScriptedModel(), console.poster,
                      bot_user_id=BOT_ID, bot_name="bot", members=console.members)
     console.attach(rt)
     yield rt, console, out

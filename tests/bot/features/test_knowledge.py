@@ -61,8 +61,11 @@ async def started(db, model, features=DEFAULT_FEATURES):
 
 
 @pytest_asyncio.fixture
-async def bot(db, local_model):
-    shop = await started(db, local_model)
+async def bot(db):
+    """The default features over a scripted model that says nothing: these tests drive the
+    knowledge commands, which answer from the knowledge base (starting an engine per test
+    would cost seconds each)."""
+    shop = await started(db, ScriptedModel())
     yield shop
     await shop.close()
 

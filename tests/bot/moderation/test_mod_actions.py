@@ -52,16 +52,16 @@ async def test_the_hierarchy_and_a_missing_reason_stop_an_action_before_anything
     assert (await CaseBook(rt.services.db).for_member(GUILD_ID, member_id("ana")))[1] == 2
 
 
-async def test_a_moderator_cannot_act_on_another_moderator(tmp_path, db, local_model):
+async def test_a_moderator_cannot_act_on_another_moderator(tmp_path, db):
     import io
 
     from bot.console import BOT_ID, Console
     from bot.runtime import start
-    from tests.bot.harness import settings
+    from tests.bot.harness import ScriptedModel, settings
 
     out = io.StringIO()
     console = Console(mods=frozenset({"mo", "kim"}), out=out, files_dir=tmp_path / "c")
-    rt = await start(settings(DATA_DIR=str(tmp_path)), db, local_model, console.poster,
+    rt = await start(settings(DATA_DIR=str(tmp_path)), db, ScriptedModel(), console.poster,
                      bot_user_id=BOT_ID, bot_name="bot", members=console.members)
     console.attach(rt)
     try:
