@@ -54,7 +54,20 @@ class MessageEvent:
 
 
 MessageHandler = Callable[[MessageEvent], Awaitable[str | None]]
-EditHandler = Callable[[int, str, int], Awaitable[None]]  # message id, content, edited at
+
+
+@dataclass(frozen=True)
+class Edit:
+    """An edited message: its new content, when, and the whole message as features see
+    it when the adapter has it (Discord's edit event carries the author), else None."""
+
+    message_id: int
+    content: str
+    edited_at: int
+    message: Incoming | None = None
+
+
+EditHandler = Callable[[Edit], Awaitable[None]]
 DeleteHandler = Callable[[Sequence[int]], Awaitable[None]]
 
 
@@ -115,10 +128,14 @@ class Pipeline:
                 log.exception("%s: the %s hook failed on message %d", feature,
                               stage.name.lower(), msg.message_id)
 
-    async def on_edit(self, message_id: int, content: str, edited_at: int) -> None:
+    async def on_edit(self, message_id: int, content: str, edited_at: int,
+                      message: Incoming | None = None) -> None:
+        if self._closing:
+            return
+        edit = Edit(message_id, content, edited_at, message)
         for feature, handler in self._edits:
             try:
-                await handler(message_id, content, edited_at)
+                await handler(edit)
             except Exception:
                 log.exception("%s: handling the edit of message %d failed", feature, message_id)
 

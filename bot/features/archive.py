@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.feature import DataHooks, Feature, Services
-from bot.core.pipeline import MessageEvent, MessageHook, Stage
+from bot.core.pipeline import Edit, MessageEvent, MessageHook, Stage
 from bot.core.text import clean_text
 
 
@@ -19,8 +19,8 @@ def setup(services: Services) -> Feature:
     async def archive(event: MessageEvent) -> None:
         await writer.add(event.msg.archived())
 
-    async def on_edit(message_id: int, content: str, edited_at: int) -> None:
-        await writer.edit(message_id, clean_text(content), edited_at)
+    async def on_edit(edit: Edit) -> None:
+        await writer.edit(edit.message_id, clean_text(edit.content), edit.edited_at)
 
     async def on_delete(message_ids: Sequence[int]) -> None:
         await writer.delete_many(message_ids)

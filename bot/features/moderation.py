@@ -81,6 +81,7 @@ def setup(services: Services) -> Feature:
     return Feature(
         name="moderation",
         hooks=(MessageHook(Stage.AUTOMOD, automod.hook),),
+        on_edit=automod.on_edit,
         guards=(guard,),
         commands=(*action_commands(services, enforcer), *mod_commands(cases, store, services.guilds), *commands),
         message_commands=message_commands,

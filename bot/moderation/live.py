@@ -4,7 +4,8 @@ Each guild message by a member is judged by the rules that apply to it: a rule s
 moderators, the owner and bots unless its ``include_staff`` is on, and skips its exempt
 roles and channels (a thread counts as its parent channel too). Judged are the content
 rules (``Automod``, the classifier in a worker thread), the rate rules (``RateTracker``)
-and the new-account rule. The bot's own messages are never judged.
+and the new-account rule. The bot's own messages are never judged. An edited message is
+judged again by its content rules (``on_edit``), when the adapter knows its author.
 
 What the hit rules ask for is done once, however many rules asked, most visible first:
 **delete** the message (then the hook stops the message: nothing later, such as the chat
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from bot.core.commands import MODERATORS
 from bot.core.feature import Services
 from bot.core.messages import Incoming
-from bot.core.pipeline import STOP, MessageEvent
+from bot.core.pipeline import STOP, Edit, MessageEvent
 from bot.core.posting import post_to_modlog
 from bot.core.text import sanitize
 from bot.moderation.automod import ACTION_ORDER, Automod
@@ -52,14 +53,17 @@ class LiveAutomod:
         return {name: rule for name, rule in rules.items()
                 if rule.applies(msg.author_roles, channels, staff)}
 
-    async def judge(self, msg: Incoming) -> tuple[dict[str, str], dict[str, RuleConfig]]:
-        """The rules ``msg`` breaks ({rule: what it found}) and the rules that applied."""
+    async def judge(self, msg: Incoming, *, rates: bool = True
+                    ) -> tuple[dict[str, str], dict[str, RuleConfig]]:
+        """The rules ``msg`` breaks ({rule: what it found}) and the rules that applied;
+        ``rates`` False for an edit, which is not another message."""
         rules = self._applying(await self._store.load(msg.guild_id), msg)
         found: dict[str, str] = {}
         content = [name for name in CONTENT if name in rules]
         if content and msg.content.strip():
             found |= (await Automod(rules).check_async([msg.content], only=content))[0].rules
-        found |= self.rates.observe(msg.guild_id, msg.author_id, msg.content, rules)
+        if rates:
+            found |= self.rates.observe(msg.guild_id, msg.author_id, msg.content, rules)
         if msg.author_created_at is not None:
             age_s = self._clock() - msg.author_created_at / 1000
             young = new_account(msg.content, age_s, rules.get("new_accounts"))
@@ -75,6 +79,16 @@ class LiveAutomod:
         if not found:
             return None
         return STOP if await self.enforce(msg, found, rules) else None
+
+    async def on_edit(self, edit: Edit) -> None:
+        """An edited message is judged again by its content (an edit can add what the
+        first version did not say), when the adapter knows who wrote it."""
+        msg = edit.message
+        if msg is None or msg.guild_id is None or msg.author_id == self._s.bot_user_id:
+            return
+        found, rules = await self.judge(msg, rates=False)
+        if found:
+            await self.enforce(msg, found, rules)
 
     async def enforce(self, msg: Incoming, found: dict[str, str],
                       rules: dict[str, RuleConfig]) -> bool:

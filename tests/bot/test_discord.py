@@ -152,6 +152,32 @@ def test_thread_messages_map_to_their_parent_channel(me):
     assert not incoming.mentions_bot and not incoming.is_dm
 
 
+async def test_an_edit_reaches_the_features_with_its_author(me):
+    from bot.core.pipeline import Pipeline
+
+    seen = []
+
+    async def never(msg):
+        return False
+
+    async def on_edit(edit):
+        seen.append(edit)
+
+    pipeline = Pipeline(never)
+    pipeline.add("probe", [], on_edit, None, [])
+    bot = MagicMock(spec_set=commands.Bot)
+    bot.user = me
+    cog = EventsCog(bot, pipeline, None, ping_author=False)
+    ana, channel, guild = fake_user("ana"), fake_channel(), fake_guild()
+    payload = MagicMock(spec_set=discord.RawMessageUpdateEvent)
+    payload.message_id = 5
+    payload.message = fake_message("now rude", author=ana, channel=channel, guild=guild)
+    await cog.on_raw_message_edit(payload)
+    (edit,) = seen
+    assert edit.content == "now rude" and edit.message.author_id == ana.id
+    assert edit.message.guild_id == guild.id
+
+
 def test_what_automod_needs_about_the_author_comes_with_the_message(me):
     channel = fake_channel("general")
     ana = fake_user("ana")

@@ -35,8 +35,9 @@ class EventsCog(commands.Cog):
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         message = payload.message
         edited = message.edited_at or discord.utils.utcnow()
+        full = to_incoming(message, self.bot.user) if message.guild is not None else None
         await self.pipeline.on_edit(payload.message_id, message.clean_content,
-                                    int(edited.timestamp() * 1000))
+                                    int(edited.timestamp() * 1000), full)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:

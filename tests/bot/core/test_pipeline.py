@@ -76,8 +76,8 @@ async def test_addressed_is_asked_once_per_message():
 async def test_closed_pipeline_ignores_messages_and_edits_and_deletes_reach_every_feature():
     calls = []
 
-    async def edit(message_id, content, edited_at):
-        calls.append(("edit", message_id, content))
+    async def edit(e):
+        calls.append(("edit", e.message_id, e.content))
 
     async def delete(ids):
         calls.append(("delete", list(ids)))

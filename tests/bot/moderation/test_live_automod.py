@@ -7,6 +7,7 @@ from bot.console import BOT_ID, member_id
 from bot.console.output import ConsoleReply
 from bot.console.world import CHANNELS, GUILD_ID, ROLES
 from bot.core.messages import Incoming
+from bot.core.posting import ChannelTarget
 from bot.moderation.cases import CaseBook
 from bot.moderation.store import RuleStore
 from tests.bot.test_adapters import bot_runtime, console_lines  # noqa: F401 (fixture)
@@ -98,3 +99,20 @@ async def test_a_new_account_link_and_an_action_the_bot_cannot_take_reach_the_mo
     assert logged[-1].startswith("[bot → #mod-log] Automod could not act on")
     assert "delete: I need the Manage Messages permission" in logged[-1]
     assert (await CaseBook(rt.services.db).for_member(GUILD_ID, member_id("cy")))[1] == 0
+
+
+async def test_an_edit_that_adds_a_banned_word_is_judged_again(bot_runtime):  # noqa: F811
+    rt, console, out = bot_runtime
+    await console_lines(console, out, ["ana: love this jacket"])
+    (posted,) = [p for p in await console.poster.history(
+        ChannelTarget(GUILD_ID, CHANNELS["general"])) if p.author_id == member_id("ana")]
+    edited = Incoming(message_id=posted.message_id, guild_id=GUILD_ID, channel_id=CHANNELS["general"],
+                      channel_name="general", author_id=member_id("ana"), author_name="ana",
+                      content=f"love this jacket, {SLUR}", created_at=posted.created_at)
+    await rt.pipeline.on_edit(posted.message_id, edited.content, posted.created_at + 5, edited)
+    assert any(line.startswith("[server] ana's message in #general was deleted: love this jacket")
+               for line in out.getvalue().splitlines())
+    cases, _ = await CaseBook(rt.services.db).for_member(GUILD_ID, member_id("ana"))
+    assert "delete" in [c.action for c in cases] and cases[0].evidence == edited.content
+    assert await archived(rt, member_id("ana")) == []
+    await rt.pipeline.on_edit(posted.message_id, "fine", posted.created_at + 9)  # no author: archive only
