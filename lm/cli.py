@@ -57,6 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accelerator peak for the MFU estimate (default: H100 bf16 dense)")
     p.add_argument("--seed", type=int, default=1337)
 
+    p = sub.add_parser("train-classifier",
+                       help="train a text classifier head on a model's frozen hidden states")
+    p.add_argument("--data", required=True, metavar="FILE.csv[.gz]:TEXTCOL[,COL]")
+    p.add_argument("--label-column", required=True, metavar="COL")
+    p.add_argument("--label-map", metavar="MAP",
+                   help='raw values to labels, e.g. "1,2=negative;3=neutral;4,5=positive"')
+    p.add_argument("--backbone", type=Path, required=True, metavar="DIR",
+                   help="the Llama-family folder whose hidden states are the features")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--layer", type=int, help="which layer to pool (default: the middle one)")
+    p.add_argument("--limit-docs", type=int, metavar="N", help="use only the first N rows")
+    p.add_argument("--max-minutes", type=float, help="stop embedding after this long")
+
+    p = sub.add_parser("classify", help="label texts, one per line, as JSON lines")
+    p.add_argument("--model", type=Path, required=True, metavar="DIR", help="a classifier folder")
+    p.add_argument("--input", type=Path, help="a text file (default: stdin)")
+    p.add_argument("--backbone", type=Path, help="the backbone folder, if it moved")
+
     p = sub.add_parser("generate", help="continue a prompt")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--prompt", required=True)
@@ -187,6 +205,34 @@ def cmd_eval(a) -> None:
     print(json.dumps(result))
 
 
+def cmd_train_classifier(a) -> None:
+    from .classify import parse_label_map, read_labelled, train_classifier
+    texts, labels = read_labelled(a.data, a.label_column, parse_label_map(a.label_map),
+                                  a.limit_docs)
+    print(json.dumps(train_classifier(a.backbone, texts, labels, a.out, layer=a.layer,
+                                      max_minutes=a.max_minutes)))
+
+
+def cmd_classify(a) -> None:
+    from .classify import BATCH, Classifier
+    classifier = Classifier(a.model, a.backbone)
+    source = open(a.input, encoding="utf-8", errors="replace") if a.input else sys.stdin
+    def emit(batch: list[str]) -> None:
+        for text, (label, scores) in zip(batch, classifier.classify(batch)):
+            print(json.dumps({"text": text, "label": label, "scores": scores},
+                             ensure_ascii=False), flush=True)
+
+    with source:
+        batch: list[str] = []
+        for line in source:  # read as it comes: a pipe is answered batch by batch
+            if line.strip():
+                batch.append(line.rstrip("\n"))
+            if len(batch) == BATCH:
+                emit(batch)
+                batch = []
+        emit(batch)
+
+
 def cmd_info(a) -> None:
     from .chat import template_name
     from .checkpoint import describe
@@ -213,7 +259,8 @@ def cmd_import_gguf(a) -> None:
 
 
 COMMANDS = {"bench": cmd_bench, "tokenizer": cmd_tokenizer, "train": cmd_train, "generate": cmd_generate,
-            "eval": cmd_eval, "info": cmd_info, "import-gguf": cmd_import_gguf}
+            "eval": cmd_eval, "info": cmd_info, "import-gguf": cmd_import_gguf,
+            "train-classifier": cmd_train_classifier, "classify": cmd_classify}
 
 
 def main(argv: list[str] | None = None) -> int:
