@@ -132,7 +132,7 @@ def load_settings(
 def _timezone(key: str, raw: str) -> str:
     try:
         ZoneInfo(raw)
-    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
         raise ConfigError(f"{key}: {raw!r} is not a time zone; use a name like Europe/Berlin "
                           "or America/New_York") from None
     return raw

@@ -289,7 +289,7 @@ CREATE TABLE drafts (
 CREATE INDEX drafts_guild_status ON drafts (guild_id, status);
 
 -- One row per planned post. Exactly-once delivery: a worker claims a due row with
---   UPDATE schedules SET state = 'claimed', claim_token = ?, claimed_at = ?,
+--   UPDATE schedules SET state = 'claimed', claimed_by = ?, claimed_at = ?,
 --          attempts = attempts + 1
 --   WHERE id = ? AND state = 'pending' RETURNING ...
 -- so two workers can never both win, and it records result_message_id with state 'done'
@@ -302,7 +302,7 @@ CREATE TABLE schedules (
     run_at            INTEGER NOT NULL,
     state             TEXT NOT NULL DEFAULT 'pending'
                       CHECK (state IN ('pending', 'claimed', 'done', 'failed')),
-    claim_token        TEXT,
+    claimed_by        TEXT,
     claimed_at        INTEGER,
     attempts          INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     last_error        TEXT,
@@ -310,7 +310,7 @@ CREATE TABLE schedules (
     created_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL,
     UNIQUE (draft_id, run_at),   -- a double-clicked "schedule" button plans one post
-    CHECK (state = 'pending' OR (claim_token IS NOT NULL AND claimed_at IS NOT NULL)),
+    CHECK (state = 'pending' OR (claimed_by IS NOT NULL AND claimed_at IS NOT NULL)),
     CHECK (state <> 'done' OR result_message_id IS NOT NULL)
 ) STRICT;
 CREATE INDEX schedules_due ON schedules (run_at) WHERE state = 'pending';

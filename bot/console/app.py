@@ -163,6 +163,9 @@ class Console:
         author = member_id(name)
         channel = self.channel
         dm = channel == DM
+        if not dm and self.members.muted(author):
+            self.print(f"[server] {name} is timed out and cannot post")
+            return
         channel_id = member_id(f"dm:{name}") if dm else CHANNELS[channel]
         key = (channel, author if dm else None)
         reply_to = None

@@ -3,11 +3,13 @@
 The hierarchy is simple: the bot's role is on top, then the moderators' (``--mods``), then
 everyone else's; nobody owns the guild. Actions change nothing on a real server: each one
 prints a ``[server]`` line saying what Discord would have done, and a timed-out or banned
-member is remembered for the session, as Discord would remember it.
+member is remembered for the session, as Discord would remember it: a timed-out member's
+messages are refused until the timeout ends.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from bot.console.output import ConsolePoster
@@ -26,7 +28,7 @@ class ConsoleMembers:
         self._name = name_of
         self._is_mod = is_mod
         self.banned: set[int] = set()
-        self.timed_out: dict[int, int] = {}
+        self.timed_out: dict[int, float] = {}  # user id -> until (time.monotonic())
 
     async def standing(self, guild_id: int, user_id: int) -> Standing | None:
         if user_id == BOT_ID:
@@ -38,6 +40,10 @@ class ConsoleMembers:
     async def bot_permissions(self, guild_id: int) -> frozenset[str]:
         return BOT_PERMISSIONS
 
+    def muted(self, user_id: int) -> bool:
+        """Is the member timed out now? (Discord refuses their messages meanwhile.)"""
+        return self.timed_out.get(user_id, 0.0) > time.monotonic()
+
     def _who(self, user_id: int) -> str:
         return self._name(user_id) or str(user_id)
 
@@ -46,7 +52,7 @@ class ConsoleMembers:
             self.timed_out.pop(user_id, None)
             self._print(f"[server] {self._who(user_id)}'s timeout was lifted: {reason}")
         else:
-            self.timed_out[user_id] = seconds
+            self.timed_out[user_id] = time.monotonic() + seconds
             self._print(f"[server] {self._who(user_id)} is timed out for {seconds // 60} minutes: {reason}")
 
     async def kick(self, guild_id: int, user_id: int, reason: str) -> None:

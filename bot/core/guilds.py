@@ -61,7 +61,7 @@ class GuildSettings:
                 "SELECT guild_id, timezone FROM guild_settings WHERE timezone IS NOT NULL"):
             try:
                 self._zones[guild_id] = ZoneInfo(name)
-            except (ValueError, KeyError):
+            except (ValueError, KeyError, OSError):
                 log.warning("guild %d: ignoring unknown time zone %r", guild_id, name)
 
     def tz(self, guild_id: int | None) -> ZoneInfo:
@@ -74,7 +74,7 @@ class GuildSettings:
         if name is not None:
             try:
                 zone = ZoneInfo(name)
-            except (ValueError, KeyError):
+            except (ValueError, KeyError, OSError):
                 raise ValueError(f"{name!r} is not a time zone; use a name like Europe/Berlin") from None
         await self.set_guild(guild_id, "timezone", name)
         if zone is None:

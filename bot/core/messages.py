@@ -25,6 +25,8 @@ class Incoming:
     about the author: ``author_roles`` (role ids), ``author_permissions`` (Discord
     permission names in that channel, as ``Caller.permissions``) and when the account was
     made (``author_created_at``, None when unknown); ``attachments`` are the file names.
+    ``raw_content`` is the text exactly as sent, when ``content`` was made readable
+    (Discord's mentions as ``<@id>``, not ``@name``): what automod must judge.
     """
 
     message_id: int
@@ -44,6 +46,11 @@ class Incoming:
     author_permissions: frozenset[str] = frozenset()
     author_created_at: int | None = None
     attachments: tuple[str, ...] = ()
+    raw_content: str | None = None
+
+    @property
+    def judged_text(self) -> str:
+        return self.content if self.raw_content is None else self.raw_content
 
     @property
     def is_dm(self) -> bool:

@@ -9,7 +9,8 @@ the handler. Refusals are answered at once and privately; a command that runs is
 deferred first, so a busy database can never exceed Discord's 3-second window.
 
 ``default_permissions`` is per top-level command on Discord: a group whose subcommands
-differ in access gets none, and each subcommand's own check still runs.
+differ in access gets the moderators' default when all of them are restricted and
+moderators run some, else none; each subcommand's own check still runs.
 """
 
 from __future__ import annotations
@@ -137,7 +138,12 @@ def build_commands(features: Features, run: Runner) -> list[app_commands.Command
             built.extend(app_command(c, run) for c in commands)
             continue
         accesses = {c.access for c in commands}
-        common = accesses.pop() if len(accesses) == 1 else Access()
+        if len(accesses) == 1:
+            common = accesses.pop()
+        elif MODERATORS in accesses and all(a.restricted for a in accesses):
+            common = MODERATORS  # a moderators' group with a stricter command or two
+        else:
+            common = Access()
         node = app_commands.Group(
             name=group, description=f"{group.capitalize()} commands",
             default_permissions=_default_permissions(common),

@@ -70,6 +70,7 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
                             if member is not None else frozenset()),
         author_created_at=int(author.created_at.timestamp() * 1000),
         attachments=tuple(a.filename for a in message.attachments),
+        raw_content=message.content,
     )
 
 

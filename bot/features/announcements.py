@@ -16,7 +16,7 @@ request unlinks the name and keeps the shop's posts.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 from bot.announce.drafts import (APPROVED, DISCARDED, DRAFT, KINDS, TONES, Draft, DraftError,
                                  DraftStore, Writer)
@@ -30,7 +30,7 @@ from bot.core.text import sanitize
 from bot.grounding.describe import preview
 from bot.model import Busy
 from bot.schedule.dispatcher import Dispatcher
-from bot.schedule.recurrence import Recurrence, RecurrenceError
+from bot.schedule.recurrence import Recurrence, RecurrenceError, next_after
 from bot.schedule.store import Item, ScheduleError, ScheduleStore
 
 BUSY = "The model is busy right now; please try again in a minute."
@@ -164,14 +164,25 @@ def setup(services: Services) -> Feature:
             if not await drafts.decide(found, DISCARDED, p.caller.user_id, _now()):
                 return Reply(f"Draft {found.id} was decided meanwhile; nothing changed.")
             return _replacing(draft_reply(found, decided=f"Discarded by {who}."))
+        now, tz = _now(), services.guilds.tz(guild)
+        due = first = found.post_at or now
+        if due < now:  # approved after its time: now, or a series' next time of day
+            due = now
+            if found.recurrence:
+                due = int(next_after(datetime.fromtimestamp(first / 1000, timezone.utc),
+                                     Recurrence.parse(found.recurrence),
+                                     datetime.fromtimestamp(now / 1000, timezone.utc), tz
+                                     ).timestamp() * 1000)
+        try:
+            item = await schedules.add(guild, found.channel_id, found.text, due, tz=tz.key, now=now,
+                                       recurrence=found.recurrence, until_at=found.until_at,
+                                       ping_role_id=found.ping_role_id,
+                                       created_by=p.caller.user_id, first_at=first)
+        except ScheduleError as exc:
+            return Reply(f"Nothing was approved: {exc}. Draft it again with a new time.")
         if not await drafts.decide(found, APPROVED, p.caller.user_id, _now()):
+            await schedules.set_state(guild, item.number, "cancelled", ("scheduled",), _now())
             return Reply(f"Draft {found.id} was decided meanwhile; nothing changed.")
-        now = _now()
-        item = await schedules.add(guild, found.channel_id, found.text,
-                                   max(found.post_at or now, now),
-                                   tz=services.guilds.tz(guild).key, now=now,
-                                   recurrence=found.recurrence, until_at=found.until_at,
-                                   ping_role_id=found.ping_role_id, created_by=p.caller.user_id)
         await services.db.write("UPDATE announcement_drafts SET post_id = ? WHERE id = ?",
                                 (item.id, found.id))
         dispatcher.wake()

@@ -22,7 +22,7 @@ from bot.core.feature import DataHooks, Feature, Services
 from bot.core.posting import PostingError, ScheduledEvent
 from bot.core.replies import Button, ComponentRoute, Embed, Field, Press, Reply, custom_id
 from bot.model import Busy
-from bot.schedule.store import ScheduleStore
+from bot.schedule.store import ScheduleError, ScheduleStore
 
 ROUTE = "event"
 BUSY = "The model is busy right now; please try again in a minute."
@@ -85,27 +85,35 @@ def setup(services: Services) -> Feature:
             made += 1
         return made
 
-    async def cancel_reminders(guild: int, event_id: int) -> int:
-        items = await schedules.for_event(guild, event_id)
-        for item in items:
-            await schedules.set_state(guild, item.number, "cancelled", ("scheduled", "paused"), _now())
-        return len(items)
+    async def cancel_reminders(guild: int, event_id: int) -> None:
+        for item in await schedules.for_event(guild, event_id):
+            try:
+                await schedules.set_state(guild, item.number, "cancelled", ("scheduled", "paused"),
+                                          _now())
+            except ScheduleError:
+                pass  # sent or cancelled meanwhile: nothing left to cancel
 
     async def follow(guild: int, event_id: int, start: datetime | None, end: datetime | None,
                      cancelled: bool) -> None:
-        """The event changed on the platform: its reminders follow."""
+        """The event changed on the platform: its reminders follow. A change made with
+        /event move or cancel arrives twice (the command, then Discord's own event), so the
+        plan is updated first with a compare-and-set, and only the first caller goes on."""
         plan = await plans.by_event(guild, event_id)
         if plan is None or plan.status != "approved":
             return
         if cancelled:
-            await cancel_reminders(guild, event_id)
-            await plans.update(plan, _now(), expect="approved", status="cancelled")
+            if await plans.update(plan, _now(), expect="approved", status="cancelled"):
+                await cancel_reminders(guild, event_id)
             return
         if start is None or int(start.timestamp() * 1000) == plan.starts_at:
             return
         starts = int(start.timestamp() * 1000)
         ends = int(end.timestamp() * 1000) if end else starts + (plan.ends_at - plan.starts_at)
-        await plans.update(plan, _now(), expect="approved", starts_at=starts, ends_at=ends)
+        if not await services.db.write(
+                "UPDATE event_plans SET starts_at = ?, ends_at = ?, updated_at = ? WHERE id = ? "
+                "AND status = 'approved' AND starts_at = ?",
+                (starts, ends, _now(), plan.id, plan.starts_at)):
+            return
         await cancel_reminders(guild, event_id)
         await reminders(await plans.get(guild, plan.id), starts)
 

@@ -9,8 +9,8 @@ otherwise; ``bot.moderation.config`` validates it and names the setting when it 
 
 from __future__ import annotations
 
-from bot.core.commands import (MODERATORS, ChannelRef, Command, Invocation, MemberRef, Option,
-                               OptionKind)
+from bot.core.commands import (MODERATORS, Access, ChannelRef, Command, Invocation, MemberRef,
+                               Option, OptionKind)
 from bot.core.guilds import GuildSettings, channel_text
 from bot.core.replies import Embed, Field, Reply
 from bot.core.text import sanitize
@@ -19,6 +19,9 @@ from bot.moderation.config import DEFAULTS, PARAMS, RuleConfig, RuleError
 from bot.moderation.store import RuleStore
 
 PER_PAGE = 5
+# Where the record and reported messages are posted is the server's decision, as it was
+# under /settings: a moderator who can time members out must not be able to move it.
+MANAGE_SERVER = Access.permission_named("manage_guild")
 TOGGLES = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False}
 
 
@@ -250,7 +253,8 @@ def mod_commands(cases: CaseBook, store: RuleStore, guilds: GuildSettings) -> tu
                        required=False, choices=("yes", "no")),
                 Option("appeal", OptionKind.STRING, "How to appeal, told in the DM (- clears it)",
                        required=False, low=1, high=500)),
-        command("channel", "Set the channel for moderation logs and reports (none: the default)",
-                modlog, Option("channel", OptionKind.CHANNEL, "Leave out to go back to the default",
-                               required=False), group="mod modlog"),
+        Command("channel", "Set the channel for moderation logs and reports (none: the default)",
+                modlog, group="mod modlog", access=MANAGE_SERVER,
+                options=(Option("channel", OptionKind.CHANNEL, "Leave out to go back to the default",
+                                required=False),)),
     )

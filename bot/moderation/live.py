@@ -59,14 +59,17 @@ class LiveAutomod:
         ``rates`` False for an edit, which is not another message."""
         rules = self._applying(await self._store.load(msg.guild_id), msg)
         found: dict[str, str] = {}
+        text = msg.judged_text  # mentions as sent: <@id>, @everyone
         content = [name for name in CONTENT if name in rules]
-        if content and msg.content.strip():
-            found |= (await Automod(rules).check_async([msg.content], only=content))[0].rules
+        if content and text.strip():
+            found |= (await Automod(rules).check_async([text], only=content))[0].rules
         if rates:
-            found |= self.rates.observe(msg.guild_id, msg.author_id, msg.content, rules)
+            found |= self.rates.observe(msg.guild_id, msg.author_id, text, rules)
+            if "burst" in found:  # one burst, one timeout: count afresh from here
+                self.rates.forget(msg.guild_id, msg.author_id)
         if msg.author_created_at is not None:
             age_s = self._clock() - msg.author_created_at / 1000
-            young = new_account(msg.content, age_s, rules.get("new_accounts"))
+            young = new_account(text, age_s, rules.get("new_accounts"))
             if young:
                 found["new_accounts"] = young
         return found, rules

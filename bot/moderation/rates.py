@@ -56,6 +56,11 @@ class RateTracker:
         return found
 
 
+    def forget(self, guild_id: int, user_id: int) -> None:
+        """Start the member's count afresh (after a rate rule acted on them)."""
+        self._seen.pop((guild_id, user_id), None)
+
+
 def new_account(text: str, account_age_s: float, rule: RuleConfig | None) -> str | None:
     """An account younger than ``min_age_hours`` may not post links or mentions."""
     if rule is None or not rule.enabled:

@@ -3,8 +3,10 @@ automod's ``flag`` action, until a moderator resolves them (``mod_reports``, mig
 
 A message has at most one open report: a second member reporting it joins that report,
 and a member reporting it twice counts once, so the count moderators see is people, not
-clicks. Resolving is a compare-and-set on ``status``: two moderators pressing at once
-cannot both act on one report.
+clicks. A moderator's press first claims the report (open → resolving, compare-and-set),
+then acts, then resolves it or hands it back: two moderators pressing at once cannot both
+act on one report. A claim older than ``CLAIM_S`` (the bot stopped mid-way) may be taken
+again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, fields
 from bot.store import Database
 
 MAX_CONTENT = 4000
+CLAIM_S = 600
 SOURCES = ("member", "automod")
 
 
@@ -81,7 +84,8 @@ class ReportQueue:
         now = self._now()
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
-                "SELECT id FROM mod_reports WHERE guild_id = ? AND message_id = ? AND status = 'open'",
+                "SELECT id FROM mod_reports WHERE guild_id = ? AND message_id = ? "
+                "AND status != 'resolved'",
                 (guild_id, message_id))
             row = await cursor.fetchone()
             new = row is None
@@ -114,27 +118,50 @@ class ReportQueue:
     async def open_reports(self, guild_id: int, limit: int = 5) -> tuple[list[Report], int]:
         """The oldest open reports first (a queue), and how many are open."""
         total = (await self._db.fetchone(
-            "SELECT COUNT(*) FROM mod_reports WHERE guild_id = ? AND status = 'open'", (guild_id,)))[0]
+            "SELECT COUNT(*) FROM mod_reports WHERE guild_id = ? AND status != 'resolved'",
+            (guild_id,)))[0]
         rows = await self._db.fetchall(
-            f"{_SELECT} WHERE r.guild_id = ? AND r.status = 'open' ORDER BY r.number LIMIT ?",
+            f"{_SELECT} WHERE r.guild_id = ? AND r.status != 'resolved' ORDER BY r.number LIMIT ?",
             (guild_id, limit))
         return [_report(r) for r in rows], total
 
+    async def claim(self, guild_id: int, number: int, by: int) -> Report:
+        """Take the report for one moderator's action; ReportError if there is none, it is
+        resolved, or another moderator is acting on it."""
+        now = self._now()
+        changed = await self._db.write(
+            "UPDATE mod_reports SET status = 'resolving', resolved_by = ?, resolved_at = ? "
+            "WHERE guild_id = ? AND number = ? AND (status = 'open' OR (status = 'resolving' "
+            "AND resolved_at < ?))", (by, now, guild_id, number, now - CLAIM_S * 1000))
+        report = await self.get(guild_id, number)
+        if report is None:
+            raise ReportError(f"there is no report {number}")
+        if not changed:
+            raise ReportError(f"report {number} is being resolved by another moderator"
+                              if report.status == "resolving" else
+                              f"report {number} was already resolved ({report.resolution})")
+        return report
+
+    async def release(self, report: Report) -> None:
+        """Hand a claimed report back (the action was refused; nothing changed)."""
+        await self._db.write("UPDATE mod_reports SET status = 'open', resolved_by = NULL, "
+                             "resolved_at = NULL WHERE id = ? AND status = 'resolving'", (report.id,))
+
     async def resolve(self, guild_id: int, number: int, by: int, resolution: str, *,
                       case_number: int | None = None, deleted: bool = False) -> Report:
-        """Mark the report resolved; ReportError if there is none or it already is."""
+        """Mark a claimed report resolved; ReportError if it was not claimed by ``by``."""
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
                 "UPDATE mod_reports SET status = 'resolved', resolution = ?, resolved_by = ?, "
                 "resolved_at = ?, case_number = ?, deleted = deleted OR ? "
-                "WHERE guild_id = ? AND number = ? AND status = 'open'",
-                (resolution, by, self._now(), case_number, int(deleted), guild_id, number))
+                "WHERE guild_id = ? AND number = ? AND status = 'resolving' AND resolved_by = ?",
+                (resolution, by, self._now(), case_number, int(deleted), guild_id, number, by))
             changed = cursor.rowcount
         report = await self.get(guild_id, number)
         if report is None:
             raise ReportError(f"there is no report {number}")
         if not changed:
-            raise ReportError(f"report {number} was already resolved ({report.resolution})")
+            raise ReportError(f"report {number} was not claimed by that moderator")
         return report
 
     # Member data ----------------------------------------------------------------------

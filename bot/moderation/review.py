@@ -87,19 +87,23 @@ class Review:
         guild = press.caller.guild_id
         if not number.isdigit() or verb not in VERBS or guild is None:
             return Reply("That button no longer does anything.")
-        report = await self.queue.get(guild, int(number))
-        if report is None:
-            return Reply(f"There is no report {number}.")
-        if report.status != "open":
-            return _replaced(card(report, "Already resolved."))
-        done, case, deleted = await self._carry_out(press.caller, report, verb)
-        if done is None:
-            return Reply(case)  # a refusal: nothing changed, the buttons stay
         try:
-            report = await self.queue.resolve(guild, report.number, press.caller.user_id, done,
-                                              case_number=case, deleted=deleted)
-        except ReportError as exc:  # another moderator resolved it meanwhile
-            return Reply(str(exc))
+            report = await self.queue.claim(guild, int(number), press.caller.user_id)
+        except ReportError as exc:
+            current = await self.queue.get(guild, int(number))
+            if current is None or current.status != "resolved":
+                return Reply(f"{exc}.")
+            return _replaced(card(current, "Already resolved."))
+        try:
+            done, case, deleted = await self._carry_out(press.caller, report, verb)
+        except BaseException:
+            await self.queue.release(report)
+            raise
+        if done is None:
+            await self.queue.release(report)
+            return Reply(case)  # a refusal: nothing changed, the buttons stay
+        report = await self.queue.resolve(guild, report.number, press.caller.user_id, done,
+                                          case_number=case, deleted=deleted)
         left = (await self.queue.open_reports(guild, limit=0))[1]
         return _replaced(card(report, f"{left} open report{'s' if left != 1 else ''} left "
                                       "(/mod reports)." if left else "No open reports left."))
@@ -124,7 +128,10 @@ class Review:
         outcome = await act(guild, moderator.user_id, "warn", report.author_id, "the author",
                             reason, **evidence)
         if outcome.case is None:
-            return None, outcome.text, False
+            if case is None:
+                return None, outcome.text, False
+            # the message is gone, so the report is done; the warning was refused
+            return f"message deleted; no warning ({outcome.text})", case, deleted
         return "author warned" + (", message deleted" if case else ""), outcome.case.number, deleted
 
     async def queue_command(self, inv: Invocation) -> Reply:

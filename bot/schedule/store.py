@@ -82,13 +82,16 @@ class ScheduleStore:
     async def add(self, guild_id: int, channel_id: int, text: str, due_at: int, *, tz: str,
                   now: int, recurrence: str | None = None, until_at: int | None = None,
                   ping_role_id: int | None = None, created_by: int | None = None,
-                  kind: str = "announcement", event_id: int | None = None) -> Item:
+                  kind: str = "announcement", event_id: int | None = None,
+                  first_at: int | None = None) -> Item:
+        """``first_at`` anchors a recurrence (default: ``due_at``), so a series approved
+        after its first time keeps that time of day."""
         text = text.strip()
         if not text or len(text) > MAX_TEXT:
             raise ScheduleError(f"a post needs 1 to {MAX_TEXT} characters")
         try:
             ZoneInfo(tz)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, OSError):
             raise ScheduleError(f"unknown time zone {tz!r}") from None
         if recurrence is not None:
             recurrence = Recurrence.parse(recurrence).text
@@ -100,8 +103,9 @@ class ScheduleStore:
                 "kind, event_id, first_at, due_at, recurrence, until_at, tz, created_by, "
                 "created_at, updated_at) SELECT ?, COALESCE(MAX(number), 0) + 1, ?, ?, ?, ?, ?, "
                 "?, ?, ?, ?, ?, ?, ?, ? FROM scheduled_posts WHERE guild_id = ?",
-                (guild_id, channel_id, text, ping_role_id, kind, event_id, due_at, due_at,
-                 recurrence, until_at, tz, created_by, now, now, guild_id))
+                (guild_id, channel_id, text, ping_role_id, kind, event_id,
+                 due_at if first_at is None else first_at, due_at, recurrence, until_at, tz,
+                 created_by, now, now, guild_id))
             item_id = cursor.lastrowid
         return await self.by_id(item_id)
 

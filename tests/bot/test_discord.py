@@ -12,7 +12,7 @@ from bot.discord_app.cogs.events import EventsCog
 from bot.discord_app.convert import DiscordReply, to_incoming
 from bot.discord_app.commands import build_commands, run_interaction
 from bot.discord_app.components import Routed
-from tests.bot.discord_fakes import (answer_of, fake_channel, fake_guild, fake_interaction,
+from tests.bot.discord_fakes import (NOW, answer_of, fake_channel, fake_guild, fake_interaction,
                                      fake_message, fake_user, no_pings, posted)
 from tests.bot.harness import Community, settings
 
@@ -172,10 +172,13 @@ async def test_an_edit_reaches_the_features_with_its_author(me):
     payload = MagicMock(spec_set=discord.RawMessageUpdateEvent)
     payload.message_id = 5
     payload.message = fake_message("now rude", author=ana, channel=channel, guild=guild)
+    await cog.on_raw_message_edit(payload)  # a link preview loading: not an edit to judge
+    payload.message.edited_at = NOW
     await cog.on_raw_message_edit(payload)
-    (edit,) = seen
+    preview, edit = seen
+    assert preview.message is None
     assert edit.content == "now rude" and edit.message.author_id == ana.id
-    assert edit.message.guild_id == guild.id
+    assert edit.message.guild_id == guild.id and edit.message.raw_content == "now rude"
 
 
 def test_what_automod_needs_about_the_author_comes_with_the_message(me):

@@ -35,7 +35,10 @@ class EventsCog(commands.Cog):
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         message = payload.message
         edited = message.edited_at or discord.utils.utcnow()
-        full = to_incoming(message, self.bot.user) if message.guild is not None else None
+        # Only a real edit is judged again: Discord also sends an update when a link's
+        # preview loads, with the text unchanged (and no edited_at).
+        full = (to_incoming(message, self.bot.user)
+                if message.guild is not None and message.edited_at is not None else None)
         await self.pipeline.on_edit(payload.message_id, message.clean_content,
                                     int(edited.timestamp() * 1000), full)
 

@@ -3,6 +3,7 @@ it), moderators approve with buttons, the scheduler posts it; /schedule manages 
 
 import asyncio
 import io
+import time
 
 from bot.console import BOT_ID, Console
 from bot.console.world import ROLES
@@ -159,3 +160,31 @@ async def test_edit_opens_a_form_in_both_adapters_and_approval_works_through_dis
     assert footer.startswith("Approved by <@") and "scheduled post 1" in footer
     assert approved.edit_original_response.await_args.kwargs["view"] is None  # buttons gone
     assert await posted(out, "[bot → #announcements] Knitwear is 20% off until Sunday.")
+
+
+async def test_a_late_approval_keeps_a_series_time_of_day_and_a_passed_end_is_refused(shop):
+    rt, console, out, model = shop
+    model.answers += ["Daily tip: knit a row.", "Daily tip: knit two rows."]
+    when = "2030-01-07 09:00"
+    for _ in range(2):
+        await console_lines(console, out, [
+            f'mo: /announce draft what="A daily knitting tip" kind=other channel=#general '
+            f'when="{when}" repeat=daily until="2030-02-01 10:00"'])
+    day = 86_400_000
+    await rt.services.db.write(  # as if both were approved days after their first time
+        "UPDATE announcement_drafts SET post_at = post_at - 40 * 365 * ?, until_at = CASE id "
+        "WHEN 2 THEN post_at - 40 * 365 * ? + 1 ELSE until_at END", (day, day))
+    lines = await console_lines(console, out, ["mo: !press 1"])  # the latest preview: draft 2
+    assert lines == ["[bot → mo] Nothing was approved: the end is before the first post. "
+                     "Draft it again with a new time."]
+    draft = await rt.services.db.fetchone("SELECT post_at FROM announcement_drafts WHERE id = 1")
+    from bot.console import member_id
+    from bot.core.commands import Caller
+    from bot.core.replies import Press
+
+    route = rt.features.route("announce")
+    await route.handler(Press(Caller(member_id("mo"), "mo", 1, permissions=frozenset({"administrator"})),
+                              "announce", "approve:1"))
+    first_at, due_at = await rt.services.db.fetchone("SELECT first_at, due_at FROM scheduled_posts")
+    assert first_at == draft[0]  # the series is anchored at the time the moderator chose
+    assert (due_at - first_at) % day == 0 and due_at > time.time() * 1000  # 09:00, from now on

@@ -90,3 +90,20 @@ async def test_a_move_on_discord_reschedules_the_reminders(shop):  # noqa: F811
     assert (await rt.services.db.fetchone("SELECT status FROM event_plans"))[0] == "cancelled"
     assert CHANNELS["announcements"] == (await rt.services.db.fetchone(
         "SELECT DISTINCT channel_id FROM scheduled_posts"))[0]
+
+
+async def test_a_move_made_here_is_followed_once_when_discord_echoes_it(shop):  # noqa: F811
+    rt, console, out, model = shop
+    model.answers += [PLAN]
+    start = (datetime.now(timezone.utc) + timedelta(days=3)).replace(second=0, microsecond=0)
+    later = start + timedelta(days=1)
+    await console_lines(console, out, [
+        f'mo: /event plan theme="Knitting night" goal="Members meet" start="{start:%Y-%m-%d %H:%M}" '
+        f'end="{start + timedelta(hours=1):%Y-%m-%d %H:%M}" channel=#announcements location="Online"',
+        "mo: !press 1", f'mo: /event move 1 start="{later:%Y-%m-%d %H:%M}"', "mo: /event cancel 1"])
+    event_id = (await rt.services.db.fetchone("SELECT event_id FROM event_plans"))[0]
+    await rt.features.guild_event(GUILD_ID, event_id, later, later + timedelta(hours=1), False)
+    await rt.features.guild_event(GUILD_ID, event_id, None, None, True)  # Discord's echoes
+    states = [state for _, state in await reminders(rt)]
+    assert states == ["cancelled"] * 4  # two for each time, never scheduled twice
+    assert "Sorry" not in out.getvalue()

@@ -70,8 +70,10 @@ async def test_a_burst_times_the_member_out_once_with_a_case(bot_runtime):  # no
     rt, console, out = bot_runtime
     await RuleStore(rt.services.db).change(GUILD_ID, "burst", {"params": {"messages": 3, "seconds": 60}},
                                            by=None)
-    lines = await console_lines(console, out, [f"bo: message number {i}" for i in range(3)])
-    assert lines == ["[server] bo is timed out for 5 minutes: automod burst: 3 messages in 60 s"]
+    lines = await console_lines(console, out, [f"bo: message number {i}" for i in range(5)])
+    assert lines == ["[server] bo is timed out for 5 minutes: automod burst: 3 messages in 60 s",
+                     "[server] bo is timed out and cannot post",
+                     "[server] bo is timed out and cannot post"]
     cases, _ = await CaseBook(rt.services.db).for_member(GUILD_ID, member_id("bo"))
     assert [(c.action, c.duration_s, c.rule) for c in cases] == [("timeout", 300, "burst")]
 

@@ -82,11 +82,17 @@ async def test_the_queue_numbers_reports_once_and_resolves_each_once(db):
     again, new = await report(100, 2)
     twice, _ = await report(100, 2)
     assert not new and again.number == filed[0][0].number and twice.reporters == 2
-    results = await asyncio.gather(*(queue.resolve(7, 1, by, "dismissed") for by in (8, 9)),
-                                   return_exceptions=True)
-    assert sum(isinstance(r, ReportError) for r in results) == 1
+    claims = await asyncio.gather(*(queue.claim(7, 1, by) for by in (8, 9)),
+                                  return_exceptions=True)
+    assert sum(isinstance(r, ReportError) for r in claims) == 1  # one moderator acts
+    winner = next(r for r in claims if not isinstance(r, ReportError)).resolved_by
+    with pytest.raises(ReportError, match="not claimed by that moderator"):
+        await queue.resolve(7, 1, 17 - winner, "dismissed")
+    await queue.resolve(7, 1, winner, "dismissed")
+    with pytest.raises(ReportError, match="already resolved"):
+        await queue.claim(7, 1, 8)
     with pytest.raises(ReportError, match="no report 99"):
-        await queue.resolve(7, 99, 8, "dismissed")
+        await queue.claim(7, 99, 8)
     fresh, new = await report(100, 3)  # a resolved report no longer collects new reports
     assert new and fresh.number == 11
 
