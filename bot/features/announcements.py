@@ -105,9 +105,13 @@ def setup(services: Services) -> Feature:
             if post_at is None:
                 return Reply("repeat: a repeating post needs a first time (when=…).")
             try:
-                recurrence = Recurrence.parse(repeat + (f":{inv.get('days')}" if inv.get("days") else "")).text
+                rule = Recurrence.parse(repeat + (f":{inv.get('days')}" if inv.get("days") else ""))
             except RecurrenceError as exc:
                 return Reply(f"days: {exc}")
+            recurrence, first = rule.text, inv.get("when")
+            if rule.kind == "weekly" and rule.days and first.weekday() not in rule.days:
+                # the first post goes out on the first chosen day, at the chosen time
+                post_at = _ms(next_after(first, rule, first, first.tzinfo))
         if until is not None and (recurrence is None or until < post_at):
             return Reply("until: the end of a repeating post, after its first time.")
         try:

@@ -188,3 +188,14 @@ async def test_a_late_approval_keeps_a_series_time_of_day_and_a_passed_end_is_re
     first_at, due_at = await rt.services.db.fetchone("SELECT first_at, due_at FROM scheduled_posts")
     assert first_at == draft[0]  # the series is anchored at the time the moderator chose
     assert (due_at - first_at) % day == 0 and due_at > time.time() * 1000  # 09:00, from now on
+
+
+async def test_a_weekly_series_starts_on_its_first_chosen_day(shop):
+    rt, console, out, model = shop
+    model.answers += ["Knitting circle on Mondays and Thursdays!"]
+    await rt.services.guilds.set_timezone(1, "Europe/Berlin")
+    lines = await console_lines(console, out, [  # 2030-01-09 is a Wednesday
+        'mo: /announce draft what="Knitting circle" kind=event channel=#announcements '
+        'when="2030-01-09 18:00" repeat=weekly days=mon,thu'])
+    thursday = 1894035600 + 3 * 86_400  # 2030-01-10 18:00 in Berlin
+    assert f"┃ When: <t:{thursday}:f>" in lines
