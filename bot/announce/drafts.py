@@ -150,11 +150,5 @@ class DraftStore:
     async def unlink(self, guild_id: int, user_id: int) -> int:
         """A deletion request: the drafts stay (they are the shop's text), without the
         member's name on them."""
-        async with self._db.transaction() as conn:
-            changed = 0
-            for column in ("author_id", "decided_by"):
-                cursor = await conn.execute(
-                    f"UPDATE announcement_drafts SET {column} = NULL WHERE guild_id = ? "
-                    f"AND {column} = ?", (guild_id, user_id))
-                changed += cursor.rowcount
-            return changed
+        return await self._db.unlink("announcement_drafts", ("author_id", "decided_by"),
+                                     guild_id, user_id)

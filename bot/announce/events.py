@@ -182,11 +182,4 @@ class PlanStore:
         return [dict(zip(("plan", "theme", "title", "status", "at"), r)) for r in rows]
 
     async def unlink(self, guild_id: int, user_id: int) -> int:
-        async with self._db.transaction() as conn:
-            changed = 0
-            for column in ("author_id", "decided_by"):
-                cursor = await conn.execute(
-                    f"UPDATE event_plans SET {column} = NULL WHERE guild_id = ? AND {column} = ?",
-                    (guild_id, user_id))
-                changed += cursor.rowcount
-            return changed
+        return await self._db.unlink("event_plans", ("author_id", "decided_by"), guild_id, user_id)

@@ -11,6 +11,7 @@ after a restart reaches the same handler with the same data.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -168,6 +169,10 @@ class Reply:
             raise ValueError(f"a reply holds at most {MAX_EMBEDS} embeds and {MAX_FILES} files")
         if not (self.text or self.embeds or self.files or self.replace or self.form):
             raise ValueError("an empty reply")
+
+    def replacing(self) -> Reply:
+        """This reply as the edit of the message whose button was pressed."""
+        return dataclasses.replace(self, replace=True)
 
 
 @dataclass(frozen=True)

@@ -142,10 +142,10 @@ def setup(services: Services) -> Feature:
                                    (TextField("text", "Announcement", found.text,
                                               max_length=MAX_TEXT),)))
         try:
-            return _replacing(draft_reply(await drafts.set_text(found, p.form.get("text", ""), _now()),
-                                          "Edited."))
+            edited = await drafts.set_text(found, p.form.get("text", ""), _now())
         except DraftError as exc:
             return Reply(f"Nothing changed: {exc}.")
+        return draft_reply(edited, "Edited.").replacing()
 
     async def press(p: Press) -> Reply:
         verb, _, number = p.data.partition(":")
@@ -162,12 +162,12 @@ def setup(services: Services) -> Feature:
             except Busy:
                 return Reply(BUSY)
             note = f"The model's draft could not be used ({why}), so this is your brief." if why else ""
-            return _replacing(draft_reply(await drafts.set_text(found, text, _now()), note))
+            return draft_reply(await drafts.set_text(found, text, _now()), note).replacing()
         who = f"<@{p.caller.user_id}>"
         if verb == "discard":
             if not await drafts.decide(found, DISCARDED, p.caller.user_id, _now()):
                 return Reply(f"Draft {found.id} was decided meanwhile; nothing changed.")
-            return _replacing(draft_reply(found, decided=f"Discarded by {who}."))
+            return draft_reply(found, decided=f"Discarded by {who}.").replacing()
         now, tz = _now(), services.guilds.tz(guild)
         due = first = found.post_at or now
         if due < now:  # approved after its time: now, or a series' next time of day
@@ -190,8 +190,8 @@ def setup(services: Services) -> Feature:
         await services.db.write("UPDATE announcement_drafts SET post_id = ? WHERE id = ?",
                                 (item.id, found.id))
         dispatcher.wake()
-        return _replacing(draft_reply(found, decided=f"Approved by {who}: scheduled post "
-                                                     f"{item.number}, {when_text(found.post_at)}."))
+        decided = f"Approved by {who}: scheduled post {item.number}, {when_text(found.post_at)}."
+        return draft_reply(found, decided=decided).replacing()
 
     # /schedule --------------------------------------------------------------------------
 
@@ -240,10 +240,8 @@ def setup(services: Services) -> Feature:
                                              for r in rows]}
 
     async def unlink(guild: int, user_id: int) -> int:
-        changed = await services.db.write(
-            "UPDATE scheduled_posts SET created_by = NULL WHERE guild_id = ? AND created_by = ?",
-            (guild, user_id))
-        return changed + await drafts.unlink(guild, user_id)
+        return (await services.db.unlink("scheduled_posts", ("created_by",), guild, user_id)
+                + await drafts.unlink(guild, user_id))
 
     number = Option("number", OptionKind.INTEGER, "The scheduled post's number", low=1, high=10**9)
 
@@ -288,6 +286,3 @@ def setup(services: Services) -> Feature:
                                "scheduled_posts.created_by"), export=export, delete=unlink),
     )
 
-
-def _replacing(reply: Reply) -> Reply:
-    return Reply(reply.text, embeds=reply.embeds, components=reply.components, replace=True)

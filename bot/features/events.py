@@ -166,12 +166,12 @@ def setup(services: Services) -> Feature:
             await plans.update(plan, _now(), title=proposal.title, description=proposal.description,
                                agenda=proposal.agenda, ideas=proposal.ideas)
             note = f"The model's plan could not be used ({why})." if why else ""
-            return _replacing(plan_reply(await plans.get(guild, plan.id), note))
+            return plan_reply(await plans.get(guild, plan.id), note).replacing()
         who = f"<@{p.caller.user_id}>"
         if verb == "discard":
             if not await plans.update(plan, _now(), status="discarded", decided_by=p.caller.user_id):
                 return Reply(f"Plan {plan.id} was decided meanwhile; nothing changed.")
-            return _replacing(plan_reply(plan, decided=f"Discarded by {who}."))
+            return plan_reply(plan, decided=f"Discarded by {who}.").replacing()
         if plan.starts_at <= _now():
             return Reply("The event's start has passed; plan it again with a new time.")
         if not await plans.update(plan, _now(), status="approved", decided_by=p.caller.user_id):
@@ -186,8 +186,9 @@ def setup(services: Services) -> Feature:
             return Reply(f"The event could not be created: {exc}. The plan is still a draft.")
         await plans.update(plan, _now(), expect="approved", event_id=event_id)
         made = await reminders(await plans.get(guild, plan.id), plan.starts_at)
-        return _replacing(plan_reply(plan, decided=f"Approved by {who}: the event is created, "
-                                     f"with {made} reminder{'s' if made != 1 else ''}."))
+        decided = (f"Approved by {who}: the event is created, with {made} "
+                   f"reminder{'s' if made != 1 else ''}.")
+        return plan_reply(plan, decided=decided).replacing()
 
     async def change(inv: Invocation, cancel: bool) -> Reply:
         plan = await plans.get(inv.caller.guild_id, inv.get("plan"))
@@ -244,6 +245,3 @@ def setup(services: Services) -> Feature:
         requires=("announcements",),
     )
 
-
-def _replacing(reply: Reply) -> Reply:
-    return Reply(reply.text, embeds=reply.embeds, components=reply.components, replace=True)

@@ -70,11 +70,8 @@ def setup(services: Services) -> Feature:
                 **await cases.export(guild, user_id), **await review.queue.export(guild, user_id)}
 
     async def unlink(guild: int, user_id: int) -> int:
-        async with db.transaction() as conn:
-            cursor = await conn.execute("UPDATE automod_rules SET updated_by = NULL "
-                                        "WHERE guild_id = ? AND updated_by = ?", (guild, user_id))
-            changed = cursor.rowcount
-        return (changed + await cases.forget(guild, user_id)
+        return (await db.unlink("automod_rules", ("updated_by",), guild, user_id)
+                + await cases.forget(guild, user_id)
                 + await review.queue.forget(guild, user_id))
 
     commands, message_commands, routes = review.declarations()

@@ -130,8 +130,7 @@ def setup(services: Services) -> Feature:
             zip(("channel_id", "weekday", "minute_of_day"), tuple(row)))}
 
     async def unlink(guild: int, user_id: int) -> int:
-        return await db.write("UPDATE topic_schedules SET updated_by = NULL WHERE guild_id = ? "
-                              "AND updated_by = ?", (guild, user_id))
+        return await db.unlink("topic_schedules", ("updated_by",), guild, user_id)
 
     def command(name, description, handler, *options, group="schedule"):
         return Command(name, description, handler, group=group, options=options, access=MODERATORS)

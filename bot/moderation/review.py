@@ -93,7 +93,7 @@ class Review:
             current = await self.queue.get(guild, int(number))
             if current is None or current.status != "resolved":
                 return Reply(f"{exc}.")
-            return _replaced(card(current, "Already resolved."))
+            return card(current, "Already resolved.").replacing()
         try:
             done, case, deleted = await self._carry_out(press.caller, report, verb)
         except BaseException:
@@ -105,8 +105,9 @@ class Review:
         report = await self.queue.resolve(guild, report.number, press.caller.user_id, done,
                                           case_number=case, deleted=deleted)
         left = (await self.queue.open_reports(guild, limit=0))[1]
-        return _replaced(card(report, f"{left} open report{'s' if left != 1 else ''} left "
-                                      "(/mod reports)." if left else "No open reports left."))
+        footer = (f"{left} open report{'s' if left != 1 else ''} left (/mod reports)." if left
+                  else "No open reports left.")
+        return card(report, footer).replacing()
 
     async def _carry_out(self, moderator: Caller, report: Report, verb: str):
         """(resolution, case number, deleted), or (None, the refusal, False)."""
@@ -147,6 +148,3 @@ class Review:
                 (MessageCommand(REPORT_MENU, self.report_message),),
                 (ComponentRoute(ROUTE, self.press, access=MODERATORS),))
 
-
-def _replaced(reply: Reply) -> Reply:
-    return Reply(embeds=reply.embeds, components=reply.components, replace=True)

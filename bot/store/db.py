@@ -142,6 +142,19 @@ class Database:
             async with conn.executemany(sql, rows) as cursor:
                 return cursor.rowcount
 
+    async def unlink(self, table: str, columns: Sequence[str], guild_id: int, user_id: int) -> int:
+        """A deletion request, for rows that name a member only as who did something (who
+        drafted, decided, changed): those columns set to NULL in the guild's rows, in one
+        transaction; how many were changed. ``table`` and ``columns`` come from code."""
+        async with self.transaction() as conn:
+            changed = 0
+            for column in columns:
+                cursor = await conn.execute(
+                    f"UPDATE {table} SET {column} = NULL WHERE guild_id = ? AND {column} = ?",
+                    (guild_id, user_id))
+                changed += cursor.rowcount
+            return changed
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Read committed data on the reader connection."""
         return list(await self._reader.execute_fetchall(sql, params))
