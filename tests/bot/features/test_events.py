@@ -31,7 +31,7 @@ async def reminders(rt):
 
 async def test_approving_a_plan_creates_the_event_and_reminders_that_follow_it(shop):  # noqa: F811
     rt, console, out, model = shop
-    model.answers += [PLAN.replace("evening", "evening with 50 prizes"), PLAN]  # one retry
+    model.answers += [PLAN.replace("evening", "evening with 250 prizes"), PLAN]  # one retry; 250 is in no date or time
     start = (datetime.now(timezone.utc) + timedelta(days=3)).replace(second=0, microsecond=0)
     when = start.strftime("%Y-%m-%d %H:%M")
     end = (start + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M")
