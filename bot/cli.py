@@ -9,8 +9,9 @@ knowledge base.
     python -m bot kb list [--guild ID] [--db PATH]
     python -m bot kb search QUERY [--guild ID] [--limit N] [--db PATH]
     python -m bot automod test [--guild ID] [--db PATH]   < messages.txt
+    python -m bot classify [--input FILE]                 < messages.txt
 
-The ``kb`` and ``automod`` commands print JSON lines (one object per line), so a shop can read them or pipe
+The ``kb``, ``automod`` and ``classify`` commands print JSON lines (one object per line), so a shop can read them or pipe
 them to ``jq``. Without ``--guild`` they work on the console's demo guild.
 
 Problems an operator can fix (a bad setting, an unusable database or model folder) print
@@ -76,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     automod.add_parser("test", help="one message per line on stdin; one JSON verdict per line "
                                     "(content rules only: words, scams, links, capitals, "
                                     "floods, mentions, toxicity)")
+    p = sub.add_parser("classify", help="the bot's sentiment classifier on one text per line: "
+                                        "one JSON object per line (label, scores)")
+    p.add_argument("--input", type=Path, metavar="FILE", help="a text file (default: stdin)")
+    common(p, model=False)
     for p in [*kb.choices.values(), *automod.choices.values()]:
         p.add_argument("--guild", type=_positive, metavar="ID",
                        help="Discord server id (default: the console's demo guild)")
@@ -111,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_kb(settings, args))
         if command == "automod":
             return asyncio.run(_automod_test(settings, args.guild, sys.stdin))
+        if command == "classify":
+            return _classify(settings, args.input)
         if command == "discord" and settings.discord_token is None:
             raise ConfigError("DISCORD_TOKEN: not set; put the bot token in .env or the "
                               "environment (see README.md), or run `python -m bot console`")
@@ -205,6 +212,17 @@ async def _automod_test(settings: Settings, guild: int | None, lines, batch: int
                 _print_json(verdict.as_json())
             sys.stdout.flush()
             pending = []
+    return 0
+
+
+def _classify(settings: Settings, path: Path | None) -> int:
+    from bot.insights.models import load_sentiment
+    from lm.classify import classify_lines
+
+    classifier = load_sentiment(settings)
+    source = open(path, encoding="utf-8", errors="replace") if path else sys.stdin
+    with source:
+        classify_lines(classifier, source, sys.stdout)
     return 0
 
 

@@ -30,7 +30,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Load order; bot/features/ holds one module each. Kept here, not imported from there,
 # so reading settings never imports the features.
 DEFAULT_FEATURES = ("archive", "memory", "chat", "knowledge", "moderation", "announcements",
-                    "events", "topics", "settings")
+                    "events", "topics", "insights", "settings")
 MAX_PERSONA_CHARS = 4000
 MAX_SNOWFLAKE = 2**63 - 1  # SQLite INTEGER is signed 64-bit; Discord ids stay below this
 
@@ -65,6 +65,7 @@ class Settings:
     model_dir: Path | None
     model_template: str | None  # MODEL_TEMPLATE: overrides the folder's chat template
     model_trusted: bool  # MODEL_TRUSTED: let the model word factual answers (then fact-checked)
+    sentiment_model: Path | None  # SENTIMENT_MODEL: a classifier folder; None: the bundled one
     answer_channels: AnswerChannels
     dev_guild_id: int | None
     modlog_default: int | str | None  # MODLOG_CHANNEL: an id or a name; /mod modlog channel wins
@@ -114,6 +115,7 @@ def load_settings(
         model_dir=get("MODEL_DIR", _existing_directory, None),
         model_template=get("MODEL_TEMPLATE", _template, None),
         model_trusted=get("MODEL_TRUSTED", _bool, False),
+        sentiment_model=get("SENTIMENT_MODEL", _existing_directory, None),
         answer_channels=get("ANSWER_CHANNELS", _answer_channels, AnswerChannels()),
         dev_guild_id=get("DEV_GUILD_ID", _snowflake, None),
         modlog_default=get("MODLOG_CHANNEL", _channel, None),

@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
 from bot.core.addressing import Addressing
@@ -89,8 +91,8 @@ async def load_model(model_dir: Path, template: str | None = None) -> LocalModel
 
 
 def make_services(settings: Settings, db: Database, model: ChatModel, poster: Poster, *,
-                  bot_user_id: int, bot_name: str,
-                  members: MemberActions | None = None) -> Services:
+                  bot_user_id: int, bot_name: str, members: MemberActions | None = None,
+                  classifier: Callable[[], Any] | None = None) -> Services:
     """The shared services every feature's ``setup`` receives."""
     archive = Archive(db)
     writer = ArchiveWriter(archive)
@@ -101,15 +103,16 @@ def make_services(settings: Settings, db: Database, model: ChatModel, poster: Po
     return Services(settings=settings, db=db, archive=archive, writer=writer, model=model,
                     guilds=guilds, pipeline=pipeline, poster=poster,
                     bot_user_id=bot_user_id, bot_name=bot_name,
-                    members=members or NoMemberActions())
+                    members=members or NoMemberActions(), classifier=classifier)
 
 
 async def start(settings: Settings, db: Database, model: ChatModel, poster: Poster, *,
-                bot_user_id: int, bot_name: str, members: MemberActions | None = None) -> Runtime:
+                bot_user_id: int, bot_name: str, members: MemberActions | None = None,
+                classifier: Callable[[], Any] | None = None) -> Runtime:
     """Set up the features over an open database and a started model. On failure nothing
     is closed here: the caller owns ``db`` and ``model`` until this returns."""
     services = make_services(settings, db, model, poster, bot_user_id=bot_user_id,
-                             bot_name=bot_name, members=members)
+                             bot_name=bot_name, members=members, classifier=classifier)
     writer = services.writer
     try:
         await services.guilds.load_timezones()

@@ -67,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the Llama-family folder whose hidden states are the features")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--layer", type=int, help="which layer to pool (default: the middle one)")
-    p.add_argument("--limit-docs", type=int, metavar="N", help="use only the first N rows")
+    p.add_argument("--limit-docs", type=int, metavar="N", help="use only N rows (after shuffling)")
+    p.add_argument("--split", choices=("train", "test"),
+                   help="one side of the held-out split: every tenth row is test (lm/classify.py)")
+    p.add_argument("--seed", type=int, default=0, help="row shuffle and head initialisation")
+    p.add_argument("--template", help="the text around each text, with {text} where it goes "
+                                      "(default: a review question, lm/classify.py)")
     p.add_argument("--max-minutes", type=float, help="stop embedding after this long")
 
     p = sub.add_parser("classify", help="label texts, one per line, as JSON lines")
@@ -208,29 +213,18 @@ def cmd_eval(a) -> None:
 def cmd_train_classifier(a) -> None:
     from .classify import parse_label_map, read_labelled, train_classifier
     texts, labels = read_labelled(a.data, a.label_column, parse_label_map(a.label_map),
-                                  a.limit_docs)
+                                  a.limit_docs, split=a.split, seed=a.seed)
     print(json.dumps(train_classifier(a.backbone, texts, labels, a.out, layer=a.layer,
-                                      max_minutes=a.max_minutes)))
+                                      max_minutes=a.max_minutes, seed=a.seed,
+                                      **({"template": a.template} if a.template else {}))))
 
 
 def cmd_classify(a) -> None:
-    from .classify import BATCH, Classifier
+    from .classify import Classifier, classify_lines
     classifier = Classifier(a.model, a.backbone)
     source = open(a.input, encoding="utf-8", errors="replace") if a.input else sys.stdin
-    def emit(batch: list[str]) -> None:
-        for text, (label, scores) in zip(batch, classifier.classify(batch)):
-            print(json.dumps({"text": text, "label": label, "scores": scores},
-                             ensure_ascii=False), flush=True)
-
     with source:
-        batch: list[str] = []
-        for line in source:  # read as it comes: a pipe is answered batch by batch
-            if line.strip():
-                batch.append(line.rstrip("\n"))
-            if len(batch) == BATCH:
-                emit(batch)
-                batch = []
-        emit(batch)
+        classify_lines(classifier, source, sys.stdout)
 
 
 def cmd_info(a) -> None:

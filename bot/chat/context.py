@@ -38,8 +38,14 @@ def user_turn(name: str, content: str) -> str:
     return f"{name}: {content}"
 
 
-def system_prompt(persona: str, profile: str) -> str:
-    return "\n\n".join(part for part in (persona, NAMES_NOTE, profile) if part)
+def upset_note(name: str) -> str:
+    """Said to the model when the message being answered is negative (insights feature)."""
+    return (f"{name} is upset. Begin with a short, sincere apology for the trouble, then say "
+            "concretely what they can do next. Keep it calm and kind; do not joke or argue.")
+
+
+def system_prompt(persona: str, profile: str, mood: str = "") -> str:
+    return "\n\n".join(part for part in (persona, NAMES_NOTE, profile, mood) if part)
 
 
 def fit(text: str, max_tokens: int, count: Callable[[str], int], *, keep_end: bool = False) -> str:
@@ -68,8 +74,10 @@ def assemble(
     budget: int,
     count: Callable[[str], int],
     count_prompt: Callable[[Sequence[tuple[str, str]]], int],
+    upset: bool = False,
 ) -> list[tuple[str, str]]:
-    """Build the chat messages for one answer; see the module docstring for the rules."""
+    """Build the chat messages for one answer; see the module docstring for the rules.
+    ``upset``: the member's message is negative, and the system turn says so."""
     pair = [("user", "x"), ("assistant", "x")]  # roles alternate: llama2 joins a run of one role
     per_turn = max((count_prompt(pair * 2) - count_prompt(pair)) // 2 - count("x"), 0)
     budget_in = budget
@@ -79,7 +87,8 @@ def assemble(
         return count(text) + per_turn
 
     facts = list(facts)
-    system = system_prompt(persona, render_profile(name, facts))
+    mood = upset_note(name) if upset else ""
+    system = system_prompt(persona, render_profile(name, facts), mood)
     question = user_turn(name, current)
     if cost(question) > budget // 2:
         room = max(budget // 2 - cost(user_turn(name, "…")), 0)
@@ -89,7 +98,7 @@ def assemble(
         question = user_turn(name, "…" + fit(tail, room, count, keep_end=True))
     while facts and cost(system) + cost(question) > budget:
         facts.pop(0)
-        system = system_prompt(persona, render_profile(name, facts))
+        system = system_prompt(persona, render_profile(name, facts), mood)
     if cost(system) + cost(question) > budget:
         system = fit(system, max(budget - cost(question) - per_turn, 0), count)
 

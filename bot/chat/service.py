@@ -38,7 +38,7 @@ from bot.core.replies import Reply
 from bot.core.text import clean_text, sanitize, split_message
 from bot.config import Settings
 from bot.grounding import Grounder, Outcome, unsupported
-from bot.grounding.compose import decline
+from bot.grounding.compose import decline, human_offer
 from bot.kb.terms import mostly_cjk
 from bot.model import Busy, ChatModel, ChatRequest
 from bot.store import ArchivedMessage, ArchiveWriter, Archive
@@ -50,6 +50,7 @@ ERROR_NOTE = "Sorry, something went wrong while I was writing my answer. Please 
 EMPTY_NOTE = "Sorry, I don't have a good answer to that. Could you rephrase it, or ask the team?"
 COOLDOWN_NOTE = "Give me a moment, please: I can answer you again in {seconds} seconds."
 CROWDED_NOTE = "I'm already answering several questions here. Please ask again in a moment!"
+APOLOGY = "I'm sorry about the trouble."
 WITHHELD_NOTE = ("I started an answer but held it back: it did not pass this server's content "
                  "rules. A team member can help you instead.")
 
@@ -109,7 +110,8 @@ class ChatService:
             return  # the adapter logged why; the member keeps their cooldown
         if not await self._admit(msg, out):
             return
-        task = asyncio.create_task(self._answer(msg, out), name=f"answer-{msg.message_id}")
+        upset = event.labels.get("mood") == "upset"
+        task = asyncio.create_task(self._answer(msg, out, upset), name=f"answer-{msg.message_id}")
         self._inflight[msg.message_id] = task
         try:
             await asyncio.wait([task])
@@ -155,8 +157,9 @@ class ChatService:
             return False
         return True
 
-    async def build_request(self, msg: Incoming) -> ChatRequest:
-        """The model request answering ``msg``: persona, profile and history in budget."""
+    async def build_request(self, msg: Incoming, upset: bool = False) -> ChatRequest:
+        """The model request answering ``msg``: persona, profile and history in budget;
+        for an ``upset`` member, the system turn asks for an apology and next steps."""
         await self._writer.flush()  # the channel's latest messages must be readable
         persona = await self._guilds.persona(msg.guild_id, msg.channel_id)
         facts = await self._memory.facts(msg.guild_key, msg.author_id)
@@ -173,6 +176,7 @@ class ChatService:
             budget=budget_for(self._model.context_window, self._max_new_tokens),
             count=self._model.count_tokens,
             count_prompt=self._model.count_prompt,
+            upset=upset,
         )
         return ChatRequest(messages=messages, max_new_tokens=self._max_new_tokens,
                            deadline=time.monotonic() + REPLY_DEADLINE_S)
@@ -189,7 +193,13 @@ class ChatService:
         staff = await self._guilds.staff(msg.guild_id)
         return decline(staff.role_id, staff.channel_id, staff.ping, chinese=mostly_cjk(msg.content))
 
-    async def _answer(self, msg: Incoming, out: ReplyChannel) -> None:
+    async def human_offer(self, msg: Incoming) -> str:
+        staff = await self._guilds.staff(msg.guild_id)
+        return human_offer(staff.role_id, staff.channel_id)
+
+    async def _answer(self, msg: Incoming, out: ReplyChannel, upset: bool = False) -> None:
+        """Answer ``msg``. An ``upset`` member (a negative message) gets the apologetic
+        prompt, or an apology before a knowledge-base answer, and the offer of a person."""
         invented: list[str] = []
 
         async def guard(text: str) -> str | None:
@@ -209,9 +219,9 @@ class ChatService:
             async with out.typing():
                 outcome = await self.ground(msg)
                 if outcome.kind != "chat":
-                    await self._grounded(msg, out, outcome, guard)
+                    await self._grounded(msg, out, outcome, guard, upset)
                     return
-                request = await self.build_request(msg)
+                request = await self.build_request(msg, upset)
                 for attempt in range(1 + REGENERATIONS):
                     try:
                         async with contextlib.aclosing(self._model.stream(request)) as deltas:
@@ -228,6 +238,8 @@ class ChatService:
                                             guard=chat_guard)
             if text:
                 await self._archive_posts(msg, reply.parts)
+                if upset:
+                    await self._note(msg, out, await self.human_offer(msg))
             else:
                 await self._note(msg, out, EMPTY_NOTE)
         except asyncio.CancelledError:
@@ -260,12 +272,16 @@ class ChatService:
                                  f"I withheld an answer I wrote to a message in <#{msg.channel_id}> "
                                  f"({sanitize(reason)}) and wrote it again.")
 
-    async def _grounded(self, msg: Incoming, out: ReplyChannel, outcome: Outcome, guard) -> None:
-        """Post an answer from the knowledge base, or the honest decline."""
+    async def _grounded(self, msg: Incoming, out: ReplyChannel, outcome: Outcome, guard,
+                        upset: bool = False) -> None:
+        """Post an answer from the knowledge base, or the honest decline (which offers the
+        team already)."""
         if outcome.kind == "decline":
             await self._decline(msg, out)
             return
         text = sanitize(outcome.text)
+        if upset and not mostly_cjk(msg.content):
+            text = f"{APOLOGY}\n{text}\n{await self.human_offer(msg)}"
         reason = await guard(text)
         if reason:
             log.warning("withheld the knowledge-base answer to message %d: %s",

@@ -88,6 +88,9 @@ class Services:
     bot_user_id: int
     bot_name: str
     members: MemberActions = field(default_factory=NoMemberActions)
+    # Loads the sentiment classifier (blocking: the insights feature calls it on its own
+    # thread); None: the one the settings name (``bot.insights.models``). Tests pass theirs.
+    classifier: Callable[[], Any] | None = None
 
 
 class FeatureError(ConfigError):

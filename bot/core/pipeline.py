@@ -38,7 +38,9 @@ STOP = "stop"  # what a hook returns to stop the message here
 class MessageEvent:
     """One message on its way through the hooks. ``addressed()`` says whether it is meant
     for the bot (a mention, a reply, a DM, an answer channel); it is asked once and
-    remembered, because memory and chat both need it and it may read the database."""
+    remembered, because memory and chat both need it and it may read the database.
+    ``labels`` is what OBSERVE hooks learnt about the message for the answer to use (the
+    insights feature's "sentiment", "intent" and "mood": "upset")."""
 
     def __init__(self, msg: Incoming, out: ReplyChannel,
                  addressing: Callable[[Incoming], Awaitable[bool]]) -> None:
@@ -46,6 +48,7 @@ class MessageEvent:
         self.out = out
         self._addressing = addressing
         self._addressed: bool | None = None
+        self.labels: dict[str, str] = {}
 
     async def addressed(self) -> bool:
         if self._addressed is None:

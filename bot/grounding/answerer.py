@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from bot.grounding import compose
 from bot.grounding.facts import Source, unsupported
-from bot.grounding.retrieval import DENSE_WEIGHT, Hit, Retriever, Term, entry_keys
+from bot.grounding.retrieval import DENSE_WEIGHT, Hit, Retriever, Term
 from bot.kb import PRODUCT, KnowledgeBase, Stored
 from bot.kb.terms import fold
 from bot.model import ChatModel, ChatRequest
@@ -145,7 +145,7 @@ class Grounder:
         messages in this conversation, newest first (for "how much is it?")."""
         if _OPINION.search(question) or _STATEMENT.match(question):
             return self._observed(question, Outcome("chat"))
-        interests = await self.interests(guild_id, recent) if _REFERENCE.search(question) else []
+        interests = await self.retriever.products_named(guild_id, recent[:3]) if _REFERENCE.search(question) else []
         terms, hits = await self.retriever.retrieve(guild_id, question, also=interests)
         if interests:
             hits = self._prefer(hits, interests)
@@ -194,20 +194,6 @@ class Grounder:
         # entries are how an unanswerable question most often looks answerable.
         pair = covered(best) + DENSE_WEIGHT * max(h.similarity for h in best)
         return best if len(best) == MAX_ENTRIES and pair >= self.threshold + PAIR_MARGIN else []
-
-    async def interests(self, guild_id: int, recent: Sequence[str]) -> list[Stored]:
-        """Products named in the member's recent messages (by a word of their name that
-        at most two entries use), most recent first."""
-        vocab = await self.retriever.vocabulary(guild_id)
-        found: dict[int, Stored] = {}
-        for text in recent[:3]:
-            terms, hits = await self.retriever.retrieve(guild_id, text)
-            stems = {k for t in terms for k in t.stems}
-            for hit in hits:
-                name = entry_keys(hit.stored.entry.title) & stems
-                if hit.stored.entry.kind == PRODUCT and any(vocab.df.get(k, 0) <= 2 for k in name):
-                    found.setdefault(hit.stored.id, hit.stored)
-        return list(found.values())
 
     @staticmethod
     def _prefer(hits: list[Hit], interests: list[Stored]) -> list[Hit]:

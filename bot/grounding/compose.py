@@ -102,6 +102,18 @@ DONT_KNOW = "I don't know that one, and I'd rather not guess."
 DONT_KNOW_ZH = "这个问题我不清楚，不想乱猜。"
 
 
+def human_offer(role_id: int | None, channel_id: int | None) -> str:
+    """The offer of a person, for an upset member who got an answer (not a decline)."""
+    role, channel = f"<@&{role_id}>", f"<#{channel_id}>"
+    if role_id is not None and channel_id is not None:
+        return f"If that doesn't sort it out, the team ({role}) can help you in {channel}."
+    if role_id is not None:
+        return f"If that doesn't sort it out, someone from the team ({role}) can help you."
+    if channel_id is not None:
+        return f"If that doesn't sort it out, please ask in {channel}, where the team can help you."
+    return "If that doesn't sort it out, a team member can help you: ask one of the moderators."
+
+
 def decline(role_id: int | None, channel_id: int | None, pinged: bool, *,
             chinese: bool = False) -> str:
     """The honest "I don't know", offering the staff the guild configured, in Chinese for

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -241,6 +242,20 @@ class Retriever:
             if head in vocab.words and tail in vocab.words:
                 return head if vocab.df.get(stem(head), 0) <= vocab.df.get(stem(tail), 0) else tail
         return None
+
+    async def products_named(self, guild_id: int, texts: Sequence[str]) -> list[Stored]:
+        """The catalog products the texts name, by a word of the product's name that at
+        most two entries use ("the Harbour one", not "the shirt"), in the texts' order."""
+        vocab = await self.vocabulary(guild_id)
+        found: dict[int, Stored] = {}
+        for text in texts:
+            terms, hits = await self.retrieve(guild_id, text)
+            stems = {k for t in terms for k in t.stems}
+            for hit in hits:
+                name = entry_keys(hit.stored.entry.title) & stems
+                if hit.stored.entry.kind == PRODUCT and any(vocab.df.get(k, 0) <= 2 for k in name):
+                    found.setdefault(hit.stored.id, hit.stored)
+        return list(found.values())
 
     async def retrieve(self, guild_id: int, question: str,
                        also: list[Stored] = ()) -> tuple[list[Term], list[Hit]]:

@@ -95,5 +95,34 @@ class ScriptedModel:
         self.requests.append(request)
         return self.answers.pop(0)
 
+    async def stream(self, request):
+        self.requests.append(request)
+        yield self.answers.pop(0)
+
     async def close(self, drain_timeout=10.0):
         pass
+
+
+class ScriptedClassifier:
+    """Stands in for the sentiment model (which takes seconds to load): a few words decide,
+    and every call is recorded, so tests see what was classified and in which batches."""
+
+    NEGATIVE = ("broken", "awful", "terrible", "never arrived", "refund", "angry", "worst")
+    POSITIVE = ("love", "great", "perfect", "thanks", "amazing")
+
+    def __init__(self):
+        self.batches = []
+
+    def __call__(self):  # the loader: the runtime calls it once, on the classifier's thread
+        return self
+
+    def classify(self, texts):
+        self.batches.append(list(texts))
+        out = []
+        for text in texts:
+            t = text.lower()
+            label = ("negative" if any(w in t for w in self.NEGATIVE) else
+                     "positive" if any(w in t for w in self.POSITIVE) else "neutral")
+            scores = {k: 0.8 if k == label else 0.1 for k in ("negative", "neutral", "positive")}
+            out.append((label, scores))
+        return out

@@ -156,4 +156,19 @@ SAMPLES = {
             ("SELECT weekday, minute_of_day, updated_by FROM topic_schedules", (0, 600, 7)),
         ],
     ),
+    12: (
+        [
+            # Message 900 is version 1's sample.
+            "INSERT INTO message_labels VALUES (900, 1, 42, 1500, 'neutral', 0.1, 'question', 9900)",
+            "INSERT INTO followups (guild_id, number, message_id, channel_id, user_id, user_name, "
+            "content, created_at) VALUES (1, 1, 990, 5, 42, 'Ana', 'my parcel never arrived', 9800)",
+            "INSERT INTO insight_digests VALUES (1, 9000, 9950)",
+        ],
+        [
+            ("SELECT sentiment, intent FROM message_labels WHERE message_id = 900",
+             ("neutral", "question")),
+            ("SELECT number, resolved_at FROM followups WHERE message_id = 990", (1, None)),
+            ("SELECT posted_at FROM insight_digests WHERE guild_id = 1", (9950,)),
+        ],
+    ),
 }

@@ -24,7 +24,7 @@ from bot.discord_app.render import send_kwargs
 from bot.runtime import Runtime, start
 from tests.bot.discord_fakes import (answer_of, fake_channel, fake_interaction, fake_message,
                                     fake_user, no_pings)
-from tests.bot.harness import ScriptedModel, settings
+from tests.bot.harness import ScriptedClassifier, ScriptedModel, settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 SAMPLE_VALUES = {OptionKind.STRING: "hello", OptionKind.INTEGER: 1, OptionKind.CHOICE: None,
@@ -39,7 +39,8 @@ async def bot_runtime(tmp_path, db):
     out = io.StringIO()
     console = Console(mods=frozenset({"mo"}), out=out, files_dir=tmp_path / "console")
     rt = await start(settings(DATA_DIR=str(tmp_path)), db, ScriptedModel(), console.poster,
-                     bot_user_id=BOT_ID, bot_name="bot", members=console.members)
+                     bot_user_id=BOT_ID, bot_name="bot", members=console.members,
+                     classifier=ScriptedClassifier())
     console.attach(rt)
     yield rt, console, out
     rt.pipeline.close()

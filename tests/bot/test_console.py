@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from bot.console import BOT_ID, CHANNELS, GUILD_ID, Console, member_id, run_console
 from bot.runtime import start
-from tests.bot.harness import settings
+from tests.bot.harness import ScriptedClassifier, settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ async def console_at(tmp_path, db, local_model):
         out = io.StringIO()
         console = Console(mods=mods, out=out, files_dir=tmp_path / "console")
         rt = await start(settings(DATA_DIR=str(tmp_path)), db, local_model, console.poster,
-                         bot_user_id=BOT_ID, bot_name="bot")
+                         bot_user_id=BOT_ID, bot_name="bot", classifier=ScriptedClassifier())
         runtimes.append(rt)
         console.attach(rt)
         return console, out, rt

@@ -22,11 +22,14 @@ ABOUT_MEMBERS = {
     "announcement_drafts": "author_id",
     "event_plans": "author_id",
     "topic_schedules": "updated_by",
+    "message_labels": "author_id",
+    "followups": "user_id",
 }
 # Tables about the guild or bookkeeping rather than about a member.
 NOT_ABOUT_MEMBERS = {
     "guild_settings", "channel_settings", "kb_entries", "corpus_exports", "schema_migrations",
     "product_drafts", "automod_rules", "mod_policy", "scheduled_deliveries",
+    "message_products", "insight_digests",
 }
 
 

@@ -8,7 +8,7 @@ import time
 from bot.console import BOT_ID, Console
 from bot.console.world import ROLES
 from bot.runtime import start
-from tests.bot.harness import ScriptedModel, settings
+from tests.bot.harness import ScriptedClassifier, ScriptedModel, settings
 from tests.bot.test_adapters import console_lines
 
 import pytest_asyncio
@@ -22,7 +22,8 @@ async def shop(tmp_path, db):
     model = ScriptedModel()
     console = Console(mods=frozenset({"mo"}), out=out, files_dir=tmp_path / "console")
     rt = await start(settings(DATA_DIR=str(tmp_path)), db, model, console.poster,
-                     bot_user_id=BOT_ID, bot_name="bot", members=console.members)
+                     bot_user_id=BOT_ID, bot_name="bot", members=console.members,
+                     classifier=ScriptedClassifier())
     console.attach(rt)
     yield rt, console, out, model
     rt.pipeline.close()

@@ -57,12 +57,13 @@ async def test_a_moderator_cannot_act_on_another_moderator(tmp_path, db):
 
     from bot.console import BOT_ID, Console
     from bot.runtime import start
-    from tests.bot.harness import ScriptedModel, settings
+    from tests.bot.harness import ScriptedClassifier, ScriptedModel, settings
 
     out = io.StringIO()
     console = Console(mods=frozenset({"mo", "kim"}), out=out, files_dir=tmp_path / "c")
     rt = await start(settings(DATA_DIR=str(tmp_path)), db, ScriptedModel(), console.poster,
-                     bot_user_id=BOT_ID, bot_name="bot", members=console.members)
+                     bot_user_id=BOT_ID, bot_name="bot", members=console.members,
+                     classifier=ScriptedClassifier())
     console.attach(rt)
     try:
         lines = await console_lines(console, out, ["mo: /mod kick kim \"rival\""])
