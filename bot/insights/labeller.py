@@ -109,8 +109,9 @@ class Labeller:
             if batch and await self._label(batch) is not None:
                 continue
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+            try:  # not wait_for: on 3.11 it loses a cancellation that arrives with a wake
+                async with asyncio.timeout(IDLE_POLL_S):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 

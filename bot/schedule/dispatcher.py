@@ -72,9 +72,11 @@ class Dispatcher:
             await self.tick()
             due = await self._store.next_due()
             delay = self._cap_s if due is None else min(self._cap_s, max(0.0, (due - self._now()) / 1000))
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except asyncio.TimeoutError:
+            try:  # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancellation that
+                # arrives as the event is set, and shutdown would wait out the sleep
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
 
     async def tick(self) -> int:
@@ -102,11 +104,10 @@ class Dispatcher:
                              + (f" The next one is <t:{nxt // 1000}:f>." if nxt else ""))
             return
         try:
-            posted = await asyncio.wait_for(
-                self._poster.send(target, Reply(content_of(item), private=False,
-                                                ping_role=item.ping_role_id)),
-                timeout=self.lease_ms / 2000)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.lease_ms / 2000):
+                posted = await self._poster.send(target, Reply(content_of(item), private=False,
+                                                               ping_role=item.ping_role_id))
+        except TimeoutError:
             log.warning("posting scheduled item %d timed out; reconciliation decides", item.id)
             return  # it may have landed: the claim stays, and goes stale after the lease
         except PostingError as exc:

@@ -80,3 +80,22 @@ async def test_the_console_guild_gets_the_demo_shop_once(db):
     assert not await import_demo_shop(db, 1, out=said)
     counts = (await KnowledgeBase(db).listing(1)).counts
     assert counts == {"product": 20, "faq": 21, "about": 1}
+
+
+async def test_an_upset_member_gets_the_entry_with_an_apology_and_the_team(community, db):
+    """The insights feature marks the message's mood (tests/bot/features/test_insights.py);
+    here a stand-in OBSERVE hook does, so the grounded answer is seen alone."""
+    from bot.core.pipeline import MessageHook, Stage
+
+    async def upset(event):
+        event.labels["mood"] = "upset"
+
+    community.pipeline.add("mood", (MessageHook(Stage.OBSERVE, upset),), None, None, ())
+    await GuildSettings(db, community.settings).set_guild(GUILD, "staff_channel_id", HELP_DESK)
+    out = Recorder()
+    await community.on_message(ask("how long till my refund shows up? it's been ages"), out)
+    [text] = out.final_texts()
+    first, *_, last = text.splitlines()
+    assert first == "I'm sorry about the trouble."
+    assert "within 3 working days" in text
+    assert last == f"If that doesn't sort it out, please ask in <#{HELP_DESK}>, where the team can help you."
