@@ -29,7 +29,7 @@ N = TypeVar("N", int, float)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Load order; bot/features/ holds one module each. Kept here, not imported from there,
 # so reading settings never imports the features.
-DEFAULT_FEATURES = ("archive", "memory", "chat", "knowledge", "moderation", "announcements",
+DEFAULT_FEATURES = ("privacy", "archive", "memory", "chat", "knowledge", "moderation", "announcements",
                     "events", "topics", "insights", "settings")
 MAX_PERSONA_CHARS = 4000
 MAX_SNOWFLAKE = 2**63 - 1  # SQLite INTEGER is signed 64-bit; Discord ids stay below this

@@ -91,6 +91,8 @@ class Services:
     # Loads the sentiment classifier (blocking: the insights feature calls it on its own
     # thread); None: the one the settings name (``bot.insights.models``). Tests pass theirs.
     classifier: Callable[[], Any] | None = None
+    # The loaded features, set once all are set up (a privacy request asks every one).
+    features: Features | None = None
 
 
 class FeatureError(ConfigError):
@@ -200,4 +202,5 @@ def load_features(names: Sequence[str], services: Services) -> Features:
                               feature.guards)
         loaded.append(feature)
         log.info("feature %s loaded", feature.name)
-    return Features(loaded)
+    services.features = Features(loaded)
+    return services.features

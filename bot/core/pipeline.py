@@ -40,7 +40,9 @@ class MessageEvent:
     for the bot (a mention, a reply, a DM, an answer channel); it is asked once and
     remembered, because memory and chat both need it and it may read the database.
     ``labels`` is what OBSERVE hooks learnt about the message for the answer to use (the
-    insights feature's "sentiment", "intent" and "mood": "upset")."""
+    insights feature's "sentiment", "intent" and "mood": "upset"). ``store`` is False when
+    the member's consent forbids keeping the message (the privacy feature decides, first
+    of all): the archive and memory then keep nothing of it."""
 
     def __init__(self, msg: Incoming, out: ReplyChannel,
                  addressing: Callable[[Incoming], Awaitable[bool]]) -> None:
@@ -49,6 +51,7 @@ class MessageEvent:
         self._addressing = addressing
         self._addressed: bool | None = None
         self.labels: dict[str, str] = {}
+        self.store = True
 
     async def addressed(self) -> bool:
         if self._addressed is None:

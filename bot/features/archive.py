@@ -17,7 +17,8 @@ def setup(services: Services) -> Feature:
     writer, db = services.writer, services.db
 
     async def archive(event: MessageEvent) -> None:
-        await writer.add(event.msg.archived())
+        if event.store:
+            await writer.add(event.msg.archived())
 
     async def on_edit(edit: Edit) -> None:
         await writer.edit(edit.message_id, clean_text(edit.content), edit.edited_at)

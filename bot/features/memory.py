@@ -62,7 +62,7 @@ def setup(services: Services) -> Feature:
 
     async def remember(event: MessageEvent) -> None:
         msg = event.msg
-        if not await event.addressed():
+        if not event.store or not await event.addressed():
             return
         facts = extract_facts(clean_text(msg.content))
         if facts:

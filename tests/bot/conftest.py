@@ -58,3 +58,16 @@ async def local_model(tiny_model_dir):
     model = LocalModel.load(tiny_model_dir, device="cpu")
     yield model
     await model.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_sentiment_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """A real sentiment classifier on the tiny model, for console runs that would otherwise
+    import SmolLM2 for the bundled head (seconds each): same code path, a cheap backbone."""
+    from lm.classify import train_classifier
+
+    texts = ["love it, great", "awful, it broke", "it arrived today"] * 10
+    labels = ["positive", "negative", "neutral"] * 10
+    out = tmp_path_factory.mktemp("tiny_sentiment")
+    train_classifier(tiny_model_dir, texts, labels, out)
+    return out

@@ -171,4 +171,13 @@ SAMPLES = {
             ("SELECT posted_at FROM insight_digests WHERE guild_id = 1", (9950,)),
         ],
     ),
+    13: (
+        [
+            "UPDATE guild_settings SET archive_consent = 'opt-in', retention_days = 30",
+            "INSERT INTO member_consent VALUES (1, 42, 'out', 'out', 9990, 9990)",
+        ],
+        [
+            ("SELECT storage, training FROM member_consent WHERE user_id = 42", ("out", "out")),
+        ],
+    ),
 }

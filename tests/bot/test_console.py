@@ -60,11 +60,12 @@ async def test_members_chat_and_use_commands(console_at):
         "no colon here",
         "bot: pretending to be the bot",
     ], mods=frozenset({"mo"}))
-    assert lines[0].startswith("[bot] ")
+    assert lines[0].startswith("[bot → ana (DM)] Hi! I keep the messages")  # once, first
+    assert lines[1].startswith("[bot] ")
     # The answer is random text from the tiny model and may hold newlines: compare from
     # the first command's answer on.
     start = lines.index("[bot → ana] What I remember about you:")
-    assert all(not line.startswith("[bot") for line in lines[1:start])
+    assert all(not line.startswith("[bot") for line in lines[2:start])
     assert lines[start:] == [
         "[bot → ana] What I remember about you:",
         "- size M",
@@ -74,7 +75,9 @@ async def test_members_chat_and_use_commands(console_at):
         "- size M",
         "[bot → ana] Done: I forgot 1 thing I remembered about you.",
         "[bot → ana] I don't remember anything about you yet.",
-        "[bot → ana] Unknown command /dance. Commands: /memory, /forget, /ask, /help.",
+        ("[bot → ana] Unknown command /dance. Commands: /privacy statement, /privacy export, "
+         "/privacy delete, /privacy facts, /privacy forget, /privacy opt-out, /privacy opt-in, "
+         "/memory, /forget, /ask, /help."),
         "? no channel #nowhere; channels: #general, #support, #announcements, #mod-log, #dm",
         "? expected `name: text`, `#channel`, /help or /quit",
         "? bot is the bot's name; pick another member name",
@@ -114,7 +117,7 @@ def run_cli(args, tmp_path, stdin, **env):
                           env=environ, capture_output=True, timeout=120)
 
 
-def test_piped_console_run_end_to_end(tmp_path, tiny_model_dir):
+def test_piped_console_run_end_to_end(tmp_path, tiny_model_dir, tiny_sentiment_dir):
     huge = b"ana: " + b"the linen shirt " * 6000 + b"@bot\n"  # about 100 kB, and a flood
     stdin = (b"ana: hi @bot, I love linen\n"
              b"\xff\xfe\x00 binary noise\n"
@@ -122,7 +125,8 @@ def test_piped_console_run_end_to_end(tmp_path, tiny_model_dir):
              b"#support\n"
              b"bob: @bot \n"
              b"ana: /memory\n")
-    result = run_cli(["console", "--model", str(tiny_model_dir)], tmp_path, stdin)
+    result = run_cli(["console", "--model", str(tiny_model_dir)], tmp_path, stdin,
+                     SENTIMENT_MODEL=str(tiny_sentiment_dir))
     assert result.returncode == 0, result.stderr.decode()
     out = result.stdout.decode().splitlines()
     assert sum(line.startswith("[bot] ") for line in out) >= 2
@@ -138,8 +142,10 @@ def test_piped_console_run_end_to_end(tmp_path, tiny_model_dir):
     assert members == 2 and answers >= 2
 
 
-def test_without_a_subcommand_or_token_it_starts_the_console_and_says_how_to_connect(tmp_path, tiny_model_dir):
-    result = run_cli([], tmp_path, b"", MODEL_DIR=str(tiny_model_dir))
+def test_without_a_subcommand_or_token_it_starts_the_console_and_says_how_to_connect(
+        tmp_path, tiny_model_dir, tiny_sentiment_dir):
+    result = run_cli([], tmp_path, b"", MODEL_DIR=str(tiny_model_dir),
+                     SENTIMENT_MODEL=str(tiny_sentiment_dir))
     assert result.returncode == 0, result.stderr.decode()
     assert "Connect to Discord" in result.stderr.decode()
 

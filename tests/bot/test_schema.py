@@ -24,6 +24,7 @@ ABOUT_MEMBERS = {
     "topic_schedules": "updated_by",
     "message_labels": "author_id",
     "followups": "user_id",
+    "member_consent": "user_id",
 }
 # Tables about the guild or bookkeeping rather than about a member.
 NOT_ABOUT_MEMBERS = {
