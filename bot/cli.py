@@ -10,6 +10,7 @@ knowledge base.
     python -m bot kb search QUERY [--guild ID] [--limit N] [--db PATH]
     python -m bot automod test [--guild ID] [--db PATH]   < messages.txt
     python -m bot classify [--input FILE]                 < messages.txt
+    python -m bot export-corpus OUT.jsonl [--guild ID] [--since YYYY-MM-DD] [--db PATH]
 
 The ``kb``, ``automod`` and ``classify`` commands print JSON lines (one object per line), so a shop can read them or pipe
 them to ``jq``. Without ``--guild`` they work on the console's demo guild.
@@ -77,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     automod.add_parser("test", help="one message per line on stdin; one JSON verdict per line "
                                     "(content rules only: words, scams, links, capitals, "
                                     "floods, mentions, toxicity)")
+    p = sub.add_parser("export-corpus", help="the community's conversations as lm chat JSONL, "
+                                             "from members who allow training, PII scrubbed")
+    p.add_argument("out", type=Path)
+    p.add_argument("--guild", type=_positive, metavar="ID", help="one server (default: all)")
+    p.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="messages from this day (UTC) on")
+    common(p, model=False)
     p = sub.add_parser("classify", help="the bot's sentiment classifier on one text per line: "
                                         "one JSON object per line (label, scores)")
     p.add_argument("--input", type=Path, metavar="FILE", help="a text file (default: stdin)")
@@ -86,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Discord server id (default: the console's demo guild)")
         common(p, model=False)
     return ap
+
+
+def _date(text: str) -> int:
+    """A UTC day as unix milliseconds."""
+    from datetime import datetime, timezone
+
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-01") from None
+    return int(day.timestamp() * 1000)
 
 
 def _positive(text: str) -> int:
@@ -118,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_automod_test(settings, args.guild, sys.stdin))
         if command == "classify":
             return _classify(settings, args.input)
+        if command == "export-corpus":
+            return asyncio.run(_export_corpus(settings, args))
         if command == "discord" and settings.discord_token is None:
             raise ConfigError("DISCORD_TOKEN: not set; put the bot token in .env or the "
                               "environment (see README.md), or run `python -m bot console`")
@@ -223,6 +243,19 @@ def _classify(settings: Settings, path: Path | None) -> int:
     source = open(path, encoding="utf-8", errors="replace") if path else sys.stdin
     with source:
         classify_lines(classifier, source, sys.stdout)
+    return 0
+
+
+async def _export_corpus(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.privacy.corpus import export_corpus
+    from bot.store import Database
+
+    db = await Database.open(settings.database_path)
+    try:
+        summary = await export_corpus(db, args.out, guild=args.guild, since_ms=args.since or 0)
+    finally:
+        await db.close()
+    _print_json(dataclasses.asdict(summary))
     return 0
 
 
