@@ -70,6 +70,7 @@ class Labeller:
         self._classifier: TextClassifier | None = None
         self._loading: asyncio.Future | None = None
         self._wake = asyncio.Event()
+        self._skip: set[int] = set()  # messages the classifier failed on
         self.unavailable: str | None = None  # why there is no classifier, once known
 
     def wake(self) -> None:
@@ -105,7 +106,7 @@ class Labeller:
         """The job: label what is pending, then sleep until woken or the poll is due."""
         while True:
             await self._flush()
-            batch = await self._store.pending(BATCH)
+            batch = await self._store.pending(BATCH, skip=self._skip)
             if batch and await self._label(batch) is not None:
                 continue
             self._wake.clear()
@@ -116,7 +117,23 @@ class Labeller:
                 pass
 
     async def _label(self, batch: list[Pending]) -> list[Label] | None:
-        results = await self.classify([p.content for p in batch])
+        """Label a batch; None when there is no classifier. A batch that fails is tried
+        one message at a time, and a message that fails alone is skipped from then on
+        (logged): one bad message must not stop the rest."""
+        try:
+            results = await self.classify([p.content for p in batch])
+        except Exception:
+            if len(batch) == 1:
+                log.exception("could not classify message %d; skipping it", batch[0].message_id)
+                self._skip.add(batch[0].message_id)
+                return []
+            labels: list[Label] = []
+            for p in batch:
+                one = await self._label([p])
+                if one is None:
+                    return None
+                labels += one
+            return labels
         if results is None:
             return None
         labels = []

@@ -8,6 +8,7 @@ weeks, not years, and bucketing by local day in SQL would need the zone's offset
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -98,15 +99,17 @@ class InsightsStore:
 
     # Labelling -----------------------------------------------------------------------------
 
-    async def pending(self, limit: int) -> list[Pending]:
+    async def pending(self, limit: int, skip: set[int] = frozenset()) -> list[Pending]:
         """Member messages in guilds that have no label yet, newest first (what members say
-        now matters most; the backlog follows)."""
+        now matters most; the backlog follows), except those in ``skip``."""
         rows = await self.db.fetchall(
             "SELECT m.message_id, m.guild_id, m.author_id, m.content, m.created_at "
             "FROM messages m LEFT JOIN message_labels l ON l.message_id = m.message_id "
             "WHERE l.message_id IS NULL AND m.is_bot = 0 AND m.guild_id <> ? "
-            "AND length(trim(m.content)) > 0 ORDER BY m.message_id DESC LIMIT ?",
-            (DM_GUILD, limit))
+            "AND length(trim(m.content)) > 0 "
+            "AND m.message_id NOT IN (SELECT value FROM json_each(?)) "
+            "ORDER BY m.message_id DESC LIMIT ?",
+            (DM_GUILD, json.dumps(sorted(skip)), limit))
         return [Pending(*r) for r in rows]
 
     async def save(self, labels: Sequence[Label]) -> int:

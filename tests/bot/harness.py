@@ -118,6 +118,8 @@ class ScriptedClassifier:
 
     def classify(self, texts):
         self.batches.append(list(texts))
+        if any("POISON" in t for t in texts):
+            raise ValueError("a text this classifier cannot take")
         out = []
         for text in texts:
             t = text.lower()

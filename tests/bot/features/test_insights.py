@@ -104,6 +104,14 @@ async def test_an_upset_member_gets_an_apology_and_the_offer_of_a_person(shop): 
     assert len(offer) == 2 and offer[0].startswith("[bot]")
 
 
+async def test_a_message_the_classifier_fails_on_is_skipped_and_the_rest_labelled(shop):  # noqa: F811
+    rt, console, out, model = shop
+    await console_lines(console, out, ["ana: love it", "bo: POISON", "cy: this is awful"])
+    assert await labels(rt, 2) == [("ana", "positive", "praise"), ("cy", "negative", "complaint")]
+    await console_lines(console, out, ["ana: great stuff"])  # the job goes on
+    assert len(await labels(rt, 3)) == 3
+
+
 def test_the_digest_is_due_on_monday_morning_in_the_guilds_time():
     tz = ZoneInfo("America/New_York")
     sunday_night = datetime(2026, 3, 8, 23, 0, tzinfo=tz)

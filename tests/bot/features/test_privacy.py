@@ -42,7 +42,7 @@ async def test_ana_is_told_once_and_export_then_delete_leave_only_the_case(shop,
         "ana: my order never arrived and the box was broken",
         "ana: @bot I'm a size M",
         'mo: /mod warn ana "rude to staff"',
-    ])
+    ], first_notes=True)
     notes = [line for line in lines if line.startswith("[bot → ana (DM)] Hi! I keep the messages")]
     assert len(notes) == 1  # told once, on the first stored message
     await labels(rt, 2)
