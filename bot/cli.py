@@ -11,6 +11,7 @@ knowledge base.
     python -m bot automod test [--guild ID] [--db PATH]   < messages.txt
     python -m bot classify [--input FILE]                 < messages.txt
     python -m bot export-corpus OUT.jsonl [--guild ID] [--since YYYY-MM-DD] [--db PATH]
+    python -m bot model use DIR [--data SRC ...] [--tolerance 0.02] [--db PATH]
 
 The ``kb``, ``automod`` and ``classify`` commands print JSON lines (one object per line), so a shop can read them or pipe
 them to ``jq``. Without ``--guild`` they work on the console's demo guild.
@@ -84,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guild", type=_positive, metavar="ID", help="one server (default: all)")
     p.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="messages from this day (UTC) on")
     common(p, model=False)
+    model = sub.add_parser("model", help="switch the bot's model").add_subparsers(
+        dest="model_command", required=True)
+    p = model.add_parser("use", help="score DIR against the model in use on held-out text; "
+                                     "switch to it (a running bot within a minute) unless worse")
+    p.add_argument("folder", type=Path, metavar="DIR")
+    p.add_argument("--data", nargs="+", metavar="SRC",
+                   help="held-out text sources (default: the latest corpus export, else the "
+                        "demo community's conversations)")
+    p.add_argument("--tolerance", type=float, default=0.02,
+                   help="how much worse in bits per byte it may be (default 0.02: 2%%)")
+    common(p, model=False)
     p = sub.add_parser("classify", help="the bot's sentiment classifier on one text per line: "
                                         "one JSON object per line (label, scores)")
     p.add_argument("--input", type=Path, metavar="FILE", help="a text file (default: stdin)")
@@ -138,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             return _classify(settings, args.input)
         if command == "export-corpus":
             return asyncio.run(_export_corpus(settings, args))
+        if command == "model":
+            return asyncio.run(_model_use(settings, args))
         if command == "discord" and settings.discord_token is None:
             raise ConfigError("DISCORD_TOKEN: not set; put the bot token in .env or the "
                               "environment (see README.md), or run `python -m bot console`")
@@ -163,10 +177,52 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _model_dir(settings: Settings, args: argparse.Namespace) -> Path:
-    from bot.firstrun import resolve_model_dir
+    """--model, else MODEL_DIR, else what `model use` chose, else the default."""
+    from bot.firstrun import is_model_dir, resolve_model_dir
+    from bot.switch import chosen
 
-    return resolve_model_dir(getattr(args, "model", None), settings.model_dir, settings.data_dir,
+    configured = settings.model_dir
+    if configured is None and getattr(args, "model", None) is None:
+        picked = chosen(settings.database_path)
+        if picked is not None and is_model_dir(picked):
+            configured = picked
+        elif picked is not None:
+            log.warning("the model `model use` chose, %s, is gone; using the default", picked)
+    return resolve_model_dir(getattr(args, "model", None), configured, settings.data_dir,
                              train_default=getattr(args, "train_default", False))
+
+
+async def _model_use(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.firstrun import DEMO_DIR, is_model_dir
+    from bot.store import Database
+    from bot.switch import check, record
+
+    if not is_model_dir(args.folder):
+        raise ConfigError(f"{args.folder} is not a model folder")
+    if not 0 <= args.tolerance < 1:
+        raise ConfigError(f"--tolerance {args.tolerance}: between 0 and 1")
+    current = _model_dir(settings, argparse.Namespace())
+    db = await Database.open(settings.database_path)
+    try:
+        data = args.data
+        if not data:
+            row = await db.fetchone("SELECT path FROM corpus_exports ORDER BY id DESC LIMIT 1")
+            data = [row[0]] if row and Path(row[0]).exists() else [str(DEMO_DIR / "community.jsonl")]
+        try:
+            result = await asyncio.to_thread(check, current, args.folder, data, args.tolerance)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        _print_json(result)
+        if not result["accepted"]:
+            print(f"error: refused: {args.folder} scores {result['candidate_bits_per_byte']} bits "
+                  f"per byte on the held-out text against {result['current_bits_per_byte']} for "
+                  f"{current} (allowed: {args.tolerance:.0%} worse)", file=sys.stderr)
+            return 1
+        await record(db, result)
+        print(f"Now using {args.folder}; a running bot switches within a minute.", file=sys.stderr)
+    finally:
+        await db.close()
+    return 0
 
 
 def _migrate(settings: Settings) -> int:

@@ -26,12 +26,13 @@ from bot.config import Settings
 from bot.core.addressing import Addressing
 from bot.core.feature import Features, Services, load_features
 from bot.core.guilds import GuildSettings
-from bot.core.jobs import Jobs
+from bot.core.jobs import Job, Jobs
 from bot.core.members import MemberActions, NoMemberActions
 from bot.core.pipeline import Pipeline
 from bot.core.posting import Poster
 from bot.model import ChatModel, LocalModel
 from bot.store import Archive, ArchiveWriter, Database
+from bot.switch import ModelSlot, switch_job
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,10 @@ async def open_database(settings: Settings) -> Database:
     return db
 
 
-async def load_model(model_dir: Path, template: str | None = None) -> LocalModel:
+async def load_model(model_dir: Path, template: str | None = None) -> ModelSlot:
     """Start the model's engine on a thread: its worker loads hundreds of MB, and waiting
-    for that must not stall the loop.
+    for that must not stall the loop. It comes in a ``ModelSlot``, so ``model use`` can
+    swap it while the bot runs (``bot.switch``).
 
     A thread cannot be interrupted, so a cancellation (Ctrl-C during start-up) waits for
     the load to end and then closes the model: no engine worker outlives the bot.
@@ -83,7 +85,7 @@ async def load_model(model_dir: Path, template: str | None = None) -> LocalModel
     log.info("loading the model from %s", model_dir)
     task = asyncio.ensure_future(asyncio.to_thread(LocalModel.load, model_dir, template=template))
     try:
-        return await asyncio.shield(task)
+        return ModelSlot(await asyncio.shield(task), Path(model_dir))
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             await (await task).close()
@@ -124,4 +126,8 @@ async def start(settings: Settings, db: Database, model: ChatModel, poster: Post
     for feature in features.features:
         for job in feature.jobs:
             jobs.start(job)
+    if isinstance(model, ModelSlot):
+        async def load(folder: Path) -> ChatModel:
+            return (await load_model(folder, settings.model_template)).model
+        jobs.start(Job("model-switch", switch_job(model, db, load)))
     return Runtime(services=services, features=features, jobs=jobs)

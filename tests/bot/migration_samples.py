@@ -180,4 +180,12 @@ SAMPLES = {
             ("SELECT storage, training FROM member_consent WHERE user_id = 42", ("out", "out")),
         ],
     ),
+    14: (
+        [
+            "INSERT INTO model_choice VALUES (1, 'data/models/tuned', 9995, 1.25, 1.20)",
+        ],
+        [
+            ("SELECT path, candidate_bpb FROM model_choice", ("data/models/tuned", 1.2)),
+        ],
+    ),
 }

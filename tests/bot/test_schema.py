@@ -30,7 +30,7 @@ ABOUT_MEMBERS = {
 NOT_ABOUT_MEMBERS = {
     "guild_settings", "channel_settings", "kb_entries", "corpus_exports", "schema_migrations",
     "product_drafts", "automod_rules", "mod_policy", "scheduled_deliveries",
-    "message_products", "insight_digests",
+    "message_products", "insight_digests", "model_choice",
 }
 
 
