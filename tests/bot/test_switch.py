@@ -91,3 +91,42 @@ async def test_a_running_bot_swaps_to_the_recorded_model(db):
     job.cancel()
     assert slot.model is new and slot.folder == Path("/models/new") and closed == ["old"]
     assert loads == [Path("/models/broken"), Path("/models/new")]
+
+
+def test_export_fine_tune_and_use_end_to_end(tmp_path, monkeypatch, capsys, tiny_model_dir):
+    """The learning loop on the tiny model: the archive's conversations exported, a few
+    fine-tuning steps from the model in use, and `model use` scoring the result on the
+    conversations training held out."""
+    from bot.privacy.consent import Consent
+    from bot.store import Archive, ArchivedMessage, Database
+    from lm.cli import main as lm_main
+
+    async def seed():
+        db = await Database.open(tmp_path / "data" / "bot.db")
+        await Consent(db).set_guild(5, "training_consent", "on")
+        rows = []
+        for i in range(40):  # forty two-message conversations
+            rows += [ArchivedMessage(1000 + 2 * i, 5, 50, 1, f"does the shirt {i} run small?", i),
+                     ArchivedMessage(1001 + 2 * i, 5, 50, 2, f"a little, size up for {i}", i,
+                                     reply_to_id=1000 + 2 * i)]
+        await Archive(db).add_many(rows)
+        await db.close()
+
+    (tmp_path / "data").mkdir()
+    asyncio.run(seed())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MODEL_DIR", str(tiny_model_dir))
+    corpus = tmp_path / "corpus.jsonl"
+    assert main(["export-corpus", str(corpus)]) == 0
+    assert len(corpus.read_text().splitlines()) == 40
+    tuned = tmp_path / "tuned"
+    assert lm_main(["train", "--preset", "finetune", "--init-from", str(tiny_model_dir),
+                    "--data", str(corpus), "--out", str(tuned), "--max-steps", "3",
+                    "--device", "cpu"]) == 0
+    capsys.readouterr()
+    code = main(["model", "use", str(tuned)])  # held-out text: the latest export
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["data"] == [str(corpus)] and result["held_out_documents"] > 0
+    assert code == (0 if result["accepted"] else 1)
+    assert (chosen(tmp_path / "data" / "bot.db") == tuned) == result["accepted"]
