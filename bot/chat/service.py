@@ -96,6 +96,7 @@ class ChatService:
         # small model still leaves room for the question.
         self._max_new_tokens = min(settings.max_new_tokens, model.context_window // 2)
         self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._unstored: set[int] = set()  # messages whose member may not be archived
         self._closing = False
 
     # Hooks ---------------------------------------------------------------------------------
@@ -111,6 +112,8 @@ class ChatService:
         if not await self._admit(msg, out):
             return
         upset = event.labels.get("mood") == "upset"
+        if not event.store:  # the member's consent: nothing of this exchange is kept
+            self._unstored.add(msg.message_id)
         task = asyncio.create_task(self._answer(msg, out, upset), name=f"answer-{msg.message_id}")
         self._inflight[msg.message_id] = task
         try:
@@ -120,6 +123,7 @@ class ChatService:
             raise
         finally:
             self._inflight.pop(msg.message_id, None)
+            self._unstored.discard(msg.message_id)
             self._limits.finish(msg.conversation_id)
 
     async def on_delete(self, message_ids: Iterable[int]) -> None:
@@ -329,7 +333,10 @@ class ChatService:
         """Archive what the bot posted, as members saw it; the first part replies to ``msg``,
         each later one to the part before it, and each names the member it answered. On
         Discord the gateway also reports the bot's own messages, without those links; the
-        archive's upsert keeps the links whichever write comes first."""
+        archive's upsert keeps the links whichever write comes first. Nothing is archived
+        for a member whose consent keeps their own message out."""
+        if msg.message_id in self._unstored:
+            return
         now = int(time.time() * 1000)
         previous = msg.message_id
         for sent, text in parts:

@@ -70,7 +70,8 @@ class Feature:
     data: DataHooks | None = None
     on_guild_event: GuildEventHandler | None = None
     stop: Callable[[], Awaitable[None]] | None = None  # at shutdown, before jobs are cancelled
-    requires: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()  # features that must be loaded before this one
+    precedes: tuple[str, ...] = ()  # features that, if loaded, must come after this one
 
 
 @dataclass
@@ -195,9 +196,13 @@ def load_features(names: Sequence[str], services: Services) -> Features:
                 raise
             raise FeatureError(f"FEATURES: no feature called {name!r}") from None
         feature = module.setup(services)
-        missing = [r for r in feature.requires if r not in {f.name for f in loaded}]
+        names_so_far = {f.name for f in loaded}
+        missing = [r for r in feature.requires if r not in names_so_far]
         if missing:
             raise FeatureError(f"FEATURES: {name} needs {missing[0]} loaded before it")
+        early = [p for p in feature.precedes if p in names_so_far]
+        if early:
+            raise FeatureError(f"FEATURES: {name} must come before {early[0]}")
         services.pipeline.add(feature.name, feature.hooks, feature.on_edit, feature.on_delete,
                               feature.guards)
         loaded.append(feature)

@@ -129,15 +129,13 @@ def setup(services: Services) -> Feature:
 
     async def followup_resolve(inv: Invocation) -> Reply:
         note = (inv.get("note") or "").strip() or "resolved"
-        return Reply(await resolve(inv.caller.guild_id, inv.get("number"), inv.caller.user_id,
-                                   f"{note} (by {inv.caller.name})"))
+        return Reply(await resolve(inv.caller.guild_id, inv.get("number"), inv.caller.user_id, note))
 
     async def press(p: Press) -> Reply:
         guild = p.caller.guild_id
         if guild is None or not p.data.isdigit():
             return Reply("That button no longer does anything.")
-        text = await resolve(guild, int(p.data), p.caller.user_id,
-                             f"marked resolved by {p.caller.name}")
+        text = await resolve(guild, int(p.data), p.caller.user_id, "marked resolved")
         f = await store.followup(guild, int(p.data))
         return Reply(text) if f is None else views.followup_card(guild, f).replacing()
 

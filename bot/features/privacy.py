@@ -42,7 +42,7 @@ RETENTION_BATCH = 5_000
 MAX_RETENTION_DAYS = 3650
 KEPT = ("Moderation cases about you are kept as safety records, with the message text and "
         "file names removed.")
-FIRST_NOTE = ("Hi! I keep the messages you write in {guild} so I can answer in context and "
+FIRST_NOTE = ("Hi! I keep the messages you write in the server of <#{channel}> so I can answer in context and "
               "help the team understand what members need. Type /privacy statement to read "
               "what is kept and for how long; /privacy export, /privacy delete and "
               "/privacy opt-out are yours to use at any time.")
@@ -51,8 +51,9 @@ _USER = re.compile(r"^<@!?(\d{1,20})>$|^(\d{1,20})$")
 
 
 async def enforce_retention(db: Database, writer: ArchiveWriter) -> int:
-    """Delete archived messages older than each guild's retention; how many went. What
-    depends on a message (its labels, the products it names) goes with it."""
+    """Delete archived messages older than each guild's retention, and resolved complaints
+    as old; how many went. What depends on a message (its labels, the products it names)
+    goes with it. Open complaints stay until a moderator resolves them."""
     deleted = 0
     await writer.flush()
     for guild, days in await db.fetchall(
@@ -65,6 +66,9 @@ async def enforce_retention(db: Database, writer: ArchiveWriter) -> int:
             deleted += n
             if n < RETENTION_BATCH:
                 break
+        # a resolved complaint's snapshot of the member's words goes the same way
+        deleted += await db.write("DELETE FROM followups WHERE guild_id = ? AND created_at < ? "
+                                  "AND resolved_at IS NOT NULL", (guild, cutoff))
     if deleted:
         log.info("retention: deleted %d archived messages", deleted)
     return deleted
@@ -73,6 +77,7 @@ async def enforce_retention(db: Database, writer: ArchiveWriter) -> int:
 def setup(services: Services) -> Feature:
     db, poster = services.db, services.poster
     consent = Consent(db)
+    notes: set[asyncio.Task] = set()
 
     def registry() -> Features:
         if services.features is None:
@@ -85,16 +90,25 @@ def setup(services: Services) -> Feature:
         msg = event.msg
         if msg.author_is_bot:
             return None
-        if not await consent.may_store(msg.guild_key, msg.author_id):
+        try:
+            allowed = await consent.may_store(msg.guild_key, msg.author_id)
+        except Exception:  # fail closed: an unreadable consent stores nothing
+            log.exception("could not read the consent of member %d; not storing", msg.author_id)
+            allowed = False
+        if not allowed:
             event.store = False
             return None
         if msg.guild_id is not None and await consent.mark_notified(msg.guild_key, msg.author_id):
-            try:
-                await poster.send(DirectTarget(msg.author_id), Reply(FIRST_NOTE.format(
-                    guild="this server")))
-            except Exception:
-                log.info("could not tell member %d what is kept (DMs closed?)", msg.author_id)
+            note = asyncio.create_task(tell(msg.author_id, msg.channel_id))  # not in its way
+            notes.add(note)
+            note.add_done_callback(notes.discard)
         return None
+
+    async def tell(user_id: int, channel_id: int) -> None:
+        try:
+            await poster.send(DirectTarget(user_id), Reply(FIRST_NOTE.format(channel=channel_id)))
+        except Exception:
+            log.info("could not tell member %d what is kept (DMs closed?)", user_id)
 
     async def statement(inv: Invocation) -> Reply:
         archive, training, days = await consent.guild(guild_key(inv.caller.guild_id))
@@ -111,8 +125,12 @@ def setup(services: Services) -> Feature:
                                  "Your data, as JSON"),))
 
     async def erase(guild: int, user_id: int) -> int:
-        counts = await registry().delete_member(guild, user_id)
-        return sum(counts.values())
+        """Every feature's rows about the member, twice: while the first pass runs, the
+        insights job may still label a message the archive has not deleted yet; after it,
+        no message is left to derive anything from."""
+        first = await registry().delete_member(guild, user_id)
+        again = await registry().delete_member(guild, user_id)
+        return sum(first.values()) + sum(again.values())
 
     async def delete(inv: Invocation) -> Reply:
         if (inv.get("confirm") or "").lower() == "yes":
@@ -241,4 +259,5 @@ def setup(services: Services) -> Feature:
         jobs=(Job("retention", retention_job),),
         data=DataHooks(covers=("member_consent.user_id",), export=consent.export,
                        delete=consent.forget),
+        precedes=("archive", "memory"),  # its gate decides what they may keep
     )

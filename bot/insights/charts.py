@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["text.parse_math"] = False  # member text with two "$" is not maths
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 

@@ -104,9 +104,13 @@ class Labeller:
 
     async def run(self) -> None:
         """The job: label what is pending, then sleep until woken or the poll is due."""
+        backlog_at = 0.0
         while True:
             await self._flush()
             batch = await self._store.pending(BATCH, skip=self._skip)
+            if not batch and time.monotonic() - backlog_at > IDLE_POLL_S:
+                backlog_at = time.monotonic()  # the whole archive, at most once a minute
+                batch = await self._store.pending(BATCH, skip=self._skip, recent=None)
             if batch and await self._label(batch) is not None:
                 continue
             self._wake.clear()
@@ -117,23 +121,27 @@ class Labeller:
                 pass
 
     async def _label(self, batch: list[Pending]) -> list[Label] | None:
-        """Label a batch; None when there is no classifier. A batch that fails is tried
-        one message at a time, and a message that fails alone is skipped from then on
-        (logged): one bad message must not stop the rest."""
+        """Label a batch; None when there is no classifier. A batch that fails anywhere
+        (classifying, matching products, storing, filing a complaint) is tried one message
+        at a time, and a message that fails alone is skipped from then on (logged): one bad
+        message must not stop the rest."""
         try:
-            results = await self.classify([p.content for p in batch])
+            return await self._label_batch(batch)
         except Exception:
             if len(batch) == 1:
-                log.exception("could not classify message %d; skipping it", batch[0].message_id)
+                log.exception("could not label message %d; skipping it", batch[0].message_id)
                 self._skip.add(batch[0].message_id)
                 return []
-            labels: list[Label] = []
-            for p in batch:
-                one = await self._label([p])
-                if one is None:
-                    return None
-                labels += one
-            return labels
+        labels: list[Label] = []
+        for p in batch:
+            one = await self._label([p])
+            if one is None:
+                return None
+            labels += one
+        return labels
+
+    async def _label_batch(self, batch: list[Pending]) -> list[Label] | None:
+        results = await self.classify([p.content for p in batch])
         if results is None:
             return None
         labels = []
@@ -141,10 +149,11 @@ class Labeller:
             labels.append(Label(p.message_id, sentiment, score_of(scores),
                                 intent(p.content, sentiment),
                                 tuple(await self._products(p.guild_id, p.content))))
-        await self._store.save(labels)
+        stored = await self._store.save(labels, [p.content for p in batch])
         now = time.time() * 1000
         for p, label in zip(batch, labels):
-            if label.intent == "complaint" and now - p.created_at < FOLLOWUP_MAX_AGE_MS:
+            if (label.message_id in stored and label.intent == "complaint"
+                    and now - p.created_at < FOLLOWUP_MAX_AGE_MS):
                 await self._on_complaint(p)
         return labels
 

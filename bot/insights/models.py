@@ -1,8 +1,8 @@
 """Which sentiment classifier the bot uses, and where its backbone comes from.
 
 The default is a head that lives in this repository (``bot/insights/sentiment/``, about
-7 KB): softmax regression over the middle layer of SmolLM2-135M-Instruct, the default
-chat model, frozen. Why a head in the repository rather than training on first run: the
+370 KB): five small heads over the middle layer of SmolLM2-135M-Instruct, the default chat
+model, frozen (``lm/classify.py``). Why a head in the repository rather than training on first run: the
 reviews it learnt from (``../shared``) are not on a user's machine, and a head this small
 costs nothing to ship. README, "Understanding members", has the command that reproduces
 it. Its backbone is the default model's folder (``DATA_DIR/models/default``), imported

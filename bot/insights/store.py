@@ -20,8 +20,9 @@ from bot.store import DM_GUILD, Database
 
 DAY_MS = 86_400_000
 _FOLLOWUP = ("number, user_id, user_name, channel_id, message_id, content, created_at, "
-             "resolved_at, resolution")
-QUESTION_OPEN_DAYS = 7  # a question nobody replied to stays "open" on the profile this long
+             "resolved_at, resolution, resolved_by")
+QUESTION_OPEN_DAYS = 7
+RECENT = 2_000  # messages a wake of the labelling job looks at  # a question nobody replied to stays "open" on the profile this long
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Followup:
     created_at: int
     resolved_at: int | None = None
     resolution: str | None = None
+    resolved_by: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,33 +101,42 @@ class InsightsStore:
 
     # Labelling -----------------------------------------------------------------------------
 
-    async def pending(self, limit: int, skip: set[int] = frozenset()) -> list[Pending]:
+    async def pending(self, limit: int, skip: set[int] = frozenset(),
+                      recent: int | None = RECENT) -> list[Pending]:
         """Member messages in guilds that have no label yet, newest first (what members say
-        now matters most; the backlog follows), except those in ``skip``."""
+        now matters most), except those in ``skip``. Only the newest ``recent`` messages
+        are looked at, so a wake costs the same on a million-message archive; None looks
+        at all of them (the backlog, now and then)."""
+        source = ("(SELECT * FROM messages ORDER BY message_id DESC LIMIT ?)" if recent
+                  else "messages")
         rows = await self.db.fetchall(
             "SELECT m.message_id, m.guild_id, m.author_id, m.content, m.created_at "
-            "FROM messages m LEFT JOIN message_labels l ON l.message_id = m.message_id "
+            f"FROM {source} m LEFT JOIN message_labels l ON l.message_id = m.message_id "
             "WHERE l.message_id IS NULL AND m.is_bot = 0 AND m.guild_id <> ? "
             "AND length(trim(m.content)) > 0 "
             "AND m.message_id NOT IN (SELECT value FROM json_each(?)) "
             "ORDER BY m.message_id DESC LIMIT ?",
-            (DM_GUILD, json.dumps(sorted(skip)), limit))
+            ((recent,) if recent else ()) + (DM_GUILD, json.dumps(sorted(skip)), limit))
         return [Pending(*r) for r in rows]
 
-    async def save(self, labels: Sequence[Label]) -> int:
-        """Store labels; a message deleted meanwhile is skipped. How many were stored."""
+    async def save(self, labels: Sequence[Label], texts: Sequence[str] | None = None) -> set[int]:
+        """Store labels; the ids stored. A label is skipped when its message was deleted
+        meanwhile, or (given the ``texts`` that were classified) edited meanwhile: the edit
+        dropped the old label, and the new text is classified again."""
         now = _now_ms()
-        stored = 0
+        stored: set[int] = set()
         async with self.db.transaction() as conn:
-            for label in labels:
+            for i, label in enumerate(labels):
+                text = None if texts is None else texts[i]
                 cursor = await conn.execute(
                     "INSERT OR REPLACE INTO message_labels (message_id, guild_id, author_id, "
                     "created_at, sentiment, score, intent, labelled_at) SELECT message_id, "
-                    "guild_id, author_id, created_at, ?, ?, ?, ? FROM messages WHERE message_id = ?",
+                    "guild_id, author_id, created_at, ?, ?, ?, ? FROM messages "
+                    "WHERE message_id = ? AND (? IS NULL OR content = ?)",
                     (label.sentiment, max(-1.0, min(1.0, label.score)), label.intent, now,
-                     label.message_id))
+                     label.message_id, text, text))
                 if cursor.rowcount:
-                    stored += 1
+                    stored.add(label.message_id)
                     await conn.executemany(
                         "INSERT OR IGNORE INTO message_products (message_id, entry_id) "
                         "SELECT ?, id FROM kb_entries WHERE id = ?",
@@ -145,14 +156,16 @@ class InsightsStore:
 
     async def add_followup(self, guild_id: int, message_id: int, channel_id: int, user_id: int,
                            user_name: str, content: str, created_at: int) -> Followup | None:
-        """Put a complaint on the list; None if it is already there."""
+        """Put a complaint on the list; None if it is already there, or its message is
+        gone (erased: nothing may be derived from it any more)."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT OR IGNORE INTO followups (guild_id, number, message_id, channel_id, "
-                "user_id, user_name, content, created_at) SELECT ?, COALESCE(MAX(number), 0) + 1, "
-                "?, ?, ?, ?, ?, ? FROM followups WHERE guild_id = ?",
-                (guild_id, message_id, channel_id, user_id, user_name, content, created_at,
-                 guild_id))
+                "user_id, user_name, content, created_at) SELECT ?, (SELECT COALESCE(MAX(number), "
+                "0) + 1 FROM followups WHERE guild_id = ?), ?, ?, ?, ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM messages WHERE message_id = ?)",
+                (guild_id, guild_id, message_id, channel_id, user_id, user_name, content,
+                 created_at, message_id))
             if not cursor.rowcount:
                 return None
             row = await (await conn.execute(
@@ -285,15 +298,18 @@ class InsightsStore:
 
     async def export(self, guild_id: int, user_id: int) -> dict:
         labels = await self.db.fetchall(
-            "SELECT message_id, sentiment, score, intent, created_at FROM message_labels "
-            "WHERE guild_id = ? AND author_id = ? ORDER BY message_id", (guild_id, user_id))
+            "SELECT l.message_id, l.sentiment, l.score, l.intent, l.created_at, "
+            "(SELECT json_group_array(e.title) FROM message_products p JOIN kb_entries e "
+            "ON e.id = p.entry_id WHERE p.message_id = l.message_id) FROM message_labels l "
+            "WHERE l.guild_id = ? AND l.author_id = ? ORDER BY l.message_id", (guild_id, user_id))
         followups = await self.db.fetchall(
             "SELECT number, message_id, content, created_at, resolved_at, resolution "
             "FROM followups WHERE guild_id = ? AND user_id = ? ORDER BY number",
             (guild_id, user_id))
         return {
             "message_labels": [{"message_id": str(r[0]), "sentiment": r[1], "score": round(r[2], 4),
-                                "intent": r[3], "created_at": r[4]} for r in labels],
+                                "intent": r[3], "created_at": r[4],
+                                "products": json.loads(r[5] or "[]")} for r in labels],
             "followups": [{"number": r[0], "message_id": str(r[1]), "content": r[2],
                            "created_at": r[3], "resolved_at": r[4], "resolution": r[5]}
                           for r in followups],

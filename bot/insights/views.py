@@ -20,6 +20,7 @@ from bot.insights.store import Day, Followup, InsightsStore, Profile
 
 FOLLOWUP_ROUTE = "followup"
 QUOTE_CHARS = 300
+LIST_CHARS = 1900
 
 
 def _mood(days: list[Day]) -> float | None:
@@ -114,7 +115,8 @@ def followup_card(guild_id: int, f: Followup) -> Reply:
               Field("Channel", f"<#{f.channel_id}>", inline=True),
               Field("Message", link)]
     if f.resolution:
-        fields.append(Field("Resolved", sanitize(f.resolution)))
+        who = f" by <@{f.resolved_by}>" if f.resolved_by else ""
+        fields.append(Field("Resolved", sanitize(f.resolution) + who))
     embed = Embed(title=f"Complaint {f.number}: follow up",
                   description="> " + sanitize(" ".join(f.content.split()))[:QUOTE_CHARS],
                   fields=tuple(fields))
@@ -127,10 +129,17 @@ def followup_list(rows: list[Followup], total: int) -> str:
     if not rows:
         return "No open complaints. Nothing waits for a follow-up."
     lines = [f"**Open complaints: {total}**, the longest waiting first:"]
-    for f in rows:
+    footer = "Mark one done with /followup resolve number:N."
+    size = len(lines[0]) + len(footer) + 40
+    for shown, f in enumerate(rows):
         text = sanitize(" ".join(f.content.split()))[:140]
-        lines.append(f"#{f.number} <@{f.user_id}> in <#{f.channel_id}>, {_when(f.created_at)}: {text}")
-    lines.append("Mark one done with /followup resolve number:N.")
+        line = f"#{f.number} <@{f.user_id}> in <#{f.channel_id}>, {_when(f.created_at)}: {text}"
+        if size + len(line) + 1 > LIST_CHARS:  # one Discord message
+            lines.append(f"… and {total - shown} more.")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    lines.append(footer)
     return "\n".join(lines)
 
 

@@ -16,7 +16,8 @@ data is erased: it is the record of the request, and without it the next message
 stored again.
 
 Reads are cached per process: the pipeline asks for every message, and only the privacy
-commands change consent (through ``set_*``, which update the cache).
+commands change consent (through ``set_*``, which update the cache). A second process on
+the same database sees another's change only after a restart.
 """
 
 from __future__ import annotations

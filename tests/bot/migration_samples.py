@@ -188,4 +188,10 @@ SAMPLES = {
             ("SELECT path, candidate_bpb FROM model_choice", ("data/models/tuned", 1.2)),
         ],
     ),
+    15: (
+        [],
+        [
+            ("SELECT count(*) FROM sqlite_master WHERE name = 'messages_reply'", (1,)),
+        ],
+    ),
 }

@@ -58,6 +58,9 @@ async def test_feature_lists_are_checked(db):
         load_features(["archive", "nope"], services)
     with pytest.raises(FeatureError, match="FEATURES: chat needs archive loaded before it"):
         load_features(["chat"], services)
+    with pytest.raises(FeatureError, match="FEATURES: privacy must come before archive"):
+        load_features(["archive", "privacy"], make_services(
+            settings(), db, ClosedModel(), RecordingPoster(), bot_user_id=1, bot_name="bot"))
 
 
 def test_two_features_cannot_declare_one_command():

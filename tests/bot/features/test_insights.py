@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import matplotlib.image
 
+from bot.console.world import member_id
 from bot.features.insights import last_digest_time
 from bot.insights.store import InsightsStore
 from tests.bot.features.test_announcements import shop  # noqa: F401 (fixture)
@@ -71,7 +72,7 @@ async def test_complaints_are_followed_up_and_the_charts_are_sent(shop):  # noqa
                      "[bot → mo] Complaint 1 was already resolved.",
                      "[bot → mo] No open complaints. Nothing waits for a follow-up."]
     followup = await InsightsStore(rt.services.db).followup(1, 1)
-    assert followup.resolution == "refund sent (by mo)"
+    assert followup.resolution == "refund sent" and followup.resolved_by == member_id("mo")
 
 
 async def test_the_card_button_resolves_and_an_edit_is_classified_again(shop):  # noqa: F811
@@ -81,7 +82,7 @@ async def test_the_card_button_resolves_and_an_edit_is_classified_again(shop):  
     await labels(rt, 1)
     await asyncio.sleep(0.1)
     lines = await console_lines(console, out, ["mo: !press 1"])
-    assert "┃ Resolved: marked resolved by mo" in lines
+    assert f"┃ Resolved: marked resolved by <@\u200b{member_id('mo')}>" in lines  # shown defused
     assert not any("[1] Mark resolved" in line for line in lines)
 
     message_id = (await rt.services.db.fetchone("SELECT message_id FROM messages"))[0]

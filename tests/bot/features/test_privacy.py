@@ -76,8 +76,11 @@ async def test_ana_is_told_once_and_export_then_delete_leave_only_the_case(shop,
 
 async def test_an_opted_out_member_is_never_stored_until_they_opt_in(shop):  # noqa: F811
     rt, console, out, model = shop
+    model.answers += ["Hi!"]
     await console_lines(console, out, ["ana: hello there", "ana: /privacy opt-out"])
-    await console_lines(console, out, ["ana: my secret plans", "ana: I'm allergic to wool"])
+    lines = await console_lines(console, out, ["ana: my secret plans", "ana: I'm allergic to wool",
+                                               "ana: @bot are you there?"])
+    assert "[bot] Hi!" in lines  # still answered; the answer is not kept either
     await rt.services.writer.flush()
     (left,) = await rows_naming(rt.services.db, ANA)  # only the record of the opt-out
     assert left[:2] == ("member_consent", "user_id")
@@ -126,14 +129,21 @@ async def test_retention_deletes_exactly_the_rows_older_than_the_period(db):
     archive = Archive(db)
     await archive.add_many([
         ArchivedMessage(1, 5, CHANNELS["general"], 42, "old", now - 31 * day),
+        ArchivedMessage(4, 5, CHANNELS["general"], 42, "old, complained about", now - 31 * day),
         ArchivedMessage(2, 5, CHANNELS["general"], 42, "just inside", now - 29 * day),
         ArchivedMessage(3, 6, CHANNELS["general"], 42, "another guild, no retention", now - 400 * day),
     ])
     await Consent(db).set_guild(5, "retention_days", 30)
+    from bot.insights.store import InsightsStore
+    store = InsightsStore(db)
+    resolved = await store.add_followup(5, 4, CHANNELS["general"], 42, "ana", "old", now - 31 * day)
+    still_open = await store.add_followup(5, 1, CHANNELS["general"], 42, "ana", "old", now - 31 * day)
+    await store.resolve(5, resolved.number, 7, "refunded")
 
     class Flush:
         async def flush(self):
             pass
 
-    assert await enforce_retention(db, Flush()) == 1
+    assert await enforce_retention(db, Flush()) == 3  # two messages, one resolved complaint
     assert [r[0] for r in await db.fetchall("SELECT message_id FROM messages ORDER BY 1")] == [2, 3]
+    assert [f.number for f in await store.followups(5)] == [still_open.number]  # open: kept

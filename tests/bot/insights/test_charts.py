@@ -45,3 +45,13 @@ def test_an_empty_period_still_draws_a_chart_that_says_so():
 async def test_charts_are_drawn_off_the_event_loop():
     png = await charts.draw(charts.active_members, [("ana", 1)], "t")
     assert pixels(png).shape[0] > 100
+
+
+def test_member_text_is_drawn_as_written_and_a_long_list_fits_one_message():
+    from bot.insights.views import followup_list
+
+    odd = [Followup(1, 42, "ana", 11, 500, "paid $40 for a_b and $5 for ^c^ {x}", 0)]
+    assert pixels(charts.open_complaints(odd, 86_400_000, "t")).shape[1] > 300  # no mathtext
+    many = [Followup(i, 42, "ana", 11, 500 + i, "it never arrived " * 20, 0) for i in range(1, 16)]
+    text = followup_list(many, 40)
+    assert len(text) <= 2000 and "… and " in text and text.endswith("/followup resolve number:N.")

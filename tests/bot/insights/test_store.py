@@ -32,6 +32,9 @@ async def test_days_are_the_guilds_local_days_and_empty_days_are_zero(db):
                     (3, 43, "bo", late + timedelta(hours=2), "still broken")])
     await store.save([Label(1, "positive", 0.8, "praise"), Label(2, "negative", -0.6, "complaint"),
                       Label(3, "negative", -1.0, "complaint")])
+    # a label of text the message no longer holds (edited while it was classified) is dropped
+    assert await store.save([Label(1, "negative", -1.0, "complaint")], ["what it said before"]) == set()
+    assert await store.label(1) == ("positive", 0.8, "praise")
     days = await store.days(1, DAY0, DAY0 + timedelta(days=3), BERLIN)
     assert [(d.day.isoformat(), d.negative, d.neutral, d.positive) for d in days] == [
         ("2026-03-02", 0, 0, 1), ("2026-03-03", 2, 0, 0), ("2026-03-04", 0, 0, 0)]
@@ -75,6 +78,8 @@ async def test_products_active_members_and_a_profile(db):
 
 async def test_followups_are_numbered_once_per_message_and_resolved_once(db):
     store = InsightsStore(db)
+    await seed(db, [(m, 42, "ana", DAY0, "x") for m in (500, 501, 502)])
+    assert await store.add_followup(1, 499, 11, 42, "ana", "erased", 1000) is None  # no message
     first = await store.add_followup(1, 500, 11, 42, "ana", "it never came", 1000)
     assert await store.add_followup(1, 500, 11, 42, "ana", "it never came", 1000) is None
     second = await store.add_followup(1, 501, 11, 43, "bo", "wrong size", 2000)
