@@ -103,7 +103,9 @@ class Labeller:
         return labels[0] if labels else None
 
     async def run(self) -> None:
-        """The job: label what is pending, then sleep until woken or the poll is due."""
+        """The job: load the classifier (so the first message does not wait seconds for
+        it), label what is pending, then sleep until woken or the poll is due."""
+        await self.classifier()
         backlog_at = 0.0
         while True:
             await self._flush()
