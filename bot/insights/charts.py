@@ -59,6 +59,7 @@ def sentiment_by_day(days: Sequence[Day], title: str) -> bytes:
         ax.bar(x, values, bottom=bottom, color=COLOURS[name], label=name, width=0.8)
         bottom = [b + v for b, v in zip(bottom, values)]
     ax.set_ylabel("messages")
+    ax.yaxis.get_major_locator().set_params(integer=True)  # whole messages
     ax.set_xlabel("day")
     mood = ax.twinx()
     points = [(xi, d.mean) for xi, d in zip(x, days) if d.count]
