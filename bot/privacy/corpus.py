@@ -28,18 +28,16 @@ from tqdm import tqdm
 
 from bot.privacy.consent import Consent
 from bot.store import DM_GUILD, Database
+from lm.clean import scrub_pii
 
-_SCRUBS = [
-    (re.compile(r"<@!?\d{5,20}>"), "<member>"),
-    (re.compile(r"<@&\d{5,20}>"), "<role>"),
-    (re.compile(r"<#\d{5,20}>"), "<channel>"),
-    (re.compile(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b"), "<email>"),
+# What a shop's community writes beyond ``lm.clean.scrub_pii``'s mentions, e-mail, ids and
+# phones. These run first: a card number or an order code would otherwise read as a phone.
+_SHOP_PII = [
     (re.compile(r"(?i)\b(?:order\s+(?:no|number|nr|id)\.?|order|ord)\s*[:#]?\s*#?"
                 r"(?=[A-Z-]{0,6}\d)[A-Z0-9][A-Z0-9-]{3,24}\b"), "order <order>"),
     (re.compile(r"#\d{4,12}\b"), "<order>"),
-    (re.compile(r"\b\d{17,20}\b"), "<id>"),
-    (re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), "<card>"),
-    (re.compile(r"(?<![\w+])\+?\(?\d{1,4}\)?(?:[ .-]?\(?\d{2,4}\)?){2,5}\b"), "<phone>"),
+    # grouped in fours, or 13-16 digits in a row (a Discord id is 17-20: left to scrub_pii)
+    (re.compile(r"(?<!\d)(?:(?:\d{4}[ -]){3}\d{1,7}|\d{13,16})(?!\d)"), "<card>"),
     (re.compile(r"(?i)\b\d{1,5}[a-z]?\s+(?:[A-Z][\w'-]{1,30}\s+){1,4}"
                 r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|court|ct|"
                 r"place|pl|terrace|close|crescent|strasse|straße|gasse|weg)\b\.?"), "<address>"),
@@ -48,9 +46,9 @@ _SCRUBS = [
 
 def scrub(text: str) -> str:
     """``text`` with personal data replaced by placeholders (module docstring)."""
-    for pattern, placeholder in _SCRUBS:
+    for pattern, placeholder in _SHOP_PII:
         text = pattern.sub(placeholder, text)
-    return text
+    return scrub_pii(text)
 
 
 @dataclass(frozen=True)

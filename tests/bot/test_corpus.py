@@ -22,7 +22,7 @@ ANA, BO, CY, BOT = 1001, 1002, 1003, 9
     ("Order number: AB-12345 is late", "order <order> is late"),
     ("ship it to 221B Baker Street, London", "ship it to <address>, London"),
     ("hey <@123456789012345678>, ask <@&987654321098765432> in <#112233445566778899>",
-     "hey <member>, ask <role> in <channel>"),
+     "hey <user>, ask <role> in <channel>"),
     ("my user id is 123456789012345678", "my user id is <id>"),
     ("card 4111 1111 1111 1111 expired", "card <card> expired"),
     # what is not personal stays
