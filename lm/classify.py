@@ -238,18 +238,24 @@ def read_labelled(spec: str, label_column: str, label_map: dict[str, str],
     return texts, labels
 
 
+def load_backbone(folder: Path, device: str = "cpu"):
+    """(model, tokenizer) to embed with, in eval mode; bf16 on a CPU (3x faster on
+    AVX512-BF16, and the features barely move)."""
+    from .checkpoint import load_model
+    from .tokenizer import load_tokenizer, tokenizer_file
+
+    model = load_model(folder, device=device).eval()
+    if device == "cpu":
+        model = model.to(torch.bfloat16)
+    return model, load_tokenizer(tokenizer_file(folder))
+
+
 def train_classifier(backbone: Path, texts: list[str], labels: list[str], out: Path, *,
                      layer: int | None = None, max_minutes: float | None = None,
                      device: str = "cpu", seed: int = 0, template: str = TEMPLATE) -> dict:
     """Embed (within the time budget: what is embedded by then is what it learns from),
     fit, save; returns what a person needs to judge it."""
-    from .checkpoint import load_model
-    from .tokenizer import load_tokenizer, tokenizer_file
-
-    model = load_model(backbone, device=device).eval()
-    if device == "cpu":
-        model = model.to(torch.bfloat16)  # 3x faster on AVX512-BF16, features barely move
-    tok = load_tokenizer(tokenizer_file(backbone))
+    model, tok = load_backbone(backbone, device)
     layer = len(model.model.layers) // 2 if layer is None else layer
     deadline = time.monotonic() + max_minutes * 60 if max_minutes else None
     names = sorted(set(labels))
@@ -275,15 +281,9 @@ class Classifier:
     """A saved head with its backbone, ready to label texts."""
 
     def __init__(self, folder: Path, backbone: Path | None = None, device: str = "cpu") -> None:
-        from .checkpoint import load_model
-        from .tokenizer import load_tokenizer, tokenizer_file
-
         self.head = Head.load(folder)
         root = Path(backbone or self.head.backbone)
-        self.model = load_model(root, device=device).eval()
-        if device == "cpu":
-            self.model = self.model.to(torch.bfloat16)
-        self.tok = load_tokenizer(tokenizer_file(root))
+        self.model, self.tok = load_backbone(root, device)
         config = self.model.config
         if config.hidden_size != self.head.width or self.head.layer >= config.num_hidden_layers:
             raise LMError(f"{folder}: this head was trained on a {self.head.width}-wide backbone "

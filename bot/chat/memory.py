@@ -202,6 +202,16 @@ class MemberMemory:
                  "source_message_id": None if r[2] is None else str(r[2]),
                  "created_at": r[3], "updated_at": r[4]} for r in rows]
 
+    async def forget_matching(self, guild_id: int, user_id: int, words: str) -> list[str]:
+        """Delete the member's facts that contain ``words`` (any case); the facts deleted."""
+        words = " ".join(words.split()).lower()
+        rows = await self._db.fetchall(
+            "SELECT id, value FROM member_facts WHERE guild_id = ? AND user_id = ?",
+            (guild_id, user_id))
+        matched = [r for r in rows if words in r[1].lower()]
+        await self._db.write_many("DELETE FROM member_facts WHERE id = ?", [(r[0],) for r in matched])
+        return [r[1] for r in matched]
+
     async def forget(self, guild_id: int, user_id: int) -> int:
         """Delete every fact about the member in this guild; return how many there were."""
         return await self._db.write(

@@ -23,6 +23,7 @@ import logging
 import re
 import time
 
+from bot.chat.memory import MemberMemory
 from bot.core.commands import (MODERATORS, Access, Command, Invocation, Option, OptionKind)
 from bot.core.feature import DataHooks, Feature, Features, Services
 from bot.core.jobs import Job
@@ -77,6 +78,7 @@ async def enforce_retention(db: Database, writer: ArchiveWriter) -> int:
 def setup(services: Services) -> Feature:
     db, poster = services.db, services.poster
     consent = Consent(db)
+    memory = MemberMemory(db)
     notes: set[asyncio.Task] = set()
 
     def registry() -> Features:
@@ -173,24 +175,18 @@ def setup(services: Services) -> Feature:
         return Reply(text)
 
     async def facts(inv: Invocation) -> Reply:
-        from bot.chat.memory import MemberMemory
-
-        remembered = await MemberMemory(db).facts(guild_key(inv.caller.guild_id), inv.caller.user_id)
+        remembered = await memory.facts(guild_key(inv.caller.guild_id), inv.caller.user_id)
         if not remembered:
             return Reply("I don't remember anything about you.")
         return Reply(sanitize("What I remember about you:\n" + "\n".join(f"- {f}" for f in remembered)
                               + "\nForget one with /privacy forget fact:<words from it>."))
 
     async def forget(inv: Invocation) -> Reply:
-        words = " ".join(inv.get("fact").split()).lower()
-        guild = guild_key(inv.caller.guild_id)
-        rows = await db.fetchall("SELECT id, value FROM member_facts WHERE guild_id = ? AND user_id = ?",
-                                 (guild, inv.caller.user_id))
-        matched = [r for r in rows if words in r[1].lower()]
-        if not matched:
+        forgotten = await memory.forget_matching(guild_key(inv.caller.guild_id),
+                                                 inv.caller.user_id, inv.get("fact"))
+        if not forgotten:
             return Reply("No fact I remember about you says that; /privacy facts lists them.")
-        await db.write_many("DELETE FROM member_facts WHERE id = ?", [(r[0],) for r in matched])
-        return Reply(sanitize("Forgotten: " + "; ".join(r[1] for r in matched) + "."))
+        return Reply(sanitize("Forgotten: " + "; ".join(forgotten) + "."))
 
     async def purge_member(inv: Invocation) -> Reply:
         found = _USER.match((inv.get("user") or "").strip())

@@ -24,10 +24,9 @@ matplotlib.rcParams["text.parse_math"] = False  # member text with two "$" is no
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-from bot.insights.store import Day, Followup  # noqa: E402
+from bot.insights.store import SENTIMENTS, Day, Followup  # noqa: E402
 
 COLOURS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
-SENTIMENTS = ("negative", "neutral", "positive")
 WIDTH = 9.0  # inches; 100 dpi: 900 px, a Discord embed's width
 
 
@@ -83,10 +82,16 @@ def _barh(ax, labels: Sequence[str]) -> None:
     ax.invert_yaxis()  # the first is on top
 
 
+def _bar_figure(rows: Sequence, title: str, row_height: float = 0.45):
+    """A horizontal-bar figure sized to its rows."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 1.2 + row_height * max(3, len(rows))))
+    ax.set_title(title)
+    return fig, ax
+
+
 def products(rows: Sequence[tuple[str, Counter]], title: str) -> bytes:
     """The most-mentioned products, each bar split by the sentiment of its mentions."""
-    fig, ax = plt.subplots(figsize=(WIDTH, 1.2 + 0.45 * max(3, len(rows))))
-    ax.set_title(title)
+    fig, ax = _bar_figure(rows, title)
     if not rows:
         _empty(ax, "product mentions")
         return _png(fig)
@@ -103,8 +108,7 @@ def products(rows: Sequence[tuple[str, Counter]], title: str) -> bytes:
 
 
 def active_members(rows: Sequence[tuple[str, int]], title: str) -> bytes:
-    fig, ax = plt.subplots(figsize=(WIDTH, 1.2 + 0.4 * max(3, len(rows))))
-    ax.set_title(title)
+    fig, ax = _bar_figure(rows, title, 0.4)
     if not rows:
         _empty(ax, "messages")
         return _png(fig)
@@ -117,8 +121,7 @@ def active_members(rows: Sequence[tuple[str, int]], title: str) -> bytes:
 
 def open_complaints(rows: Sequence[Followup], now_ms: int, title: str) -> bytes:
     """How long each open complaint has waited, the longest on top."""
-    fig, ax = plt.subplots(figsize=(WIDTH, 1.2 + 0.45 * max(3, len(rows))))
-    ax.set_title(title)
+    fig, ax = _bar_figure(rows, title)
     if not rows:
         _empty(ax, "open complaints")
         return _png(fig)

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from bot.insights.intent import intent
-from bot.insights.store import InsightsStore, Label, Pending
+from bot.insights.store import SENTIMENTS, InsightsStore, Label, Pending
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,6 @@ class TextClassifier(Protocol):
     """``lm.classify.Classifier``'s shape: (label, {label: probability}) per text."""
 
     def classify(self, texts: Sequence[str]) -> list[tuple[str, dict[str, float]]]: ...
-
-
-SENTIMENTS = ("negative", "neutral", "positive")
 
 
 def check_labels(classifier: TextClassifier) -> TextClassifier:

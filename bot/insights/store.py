@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from bot.store import DM_GUILD, Database
 
 DAY_MS = 86_400_000
+SENTIMENTS = ("negative", "neutral", "positive")  # what a sentiment classifier says
 _FOLLOWUP = ("number, user_id, user_name, channel_id, message_id, content, created_at, "
              "resolved_at, resolution, resolved_by")
 QUESTION_OPEN_DAYS = 7

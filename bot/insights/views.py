@@ -35,8 +35,14 @@ def mood_text(value: float | None) -> str:
     return f"{value:+.2f} ({word})"
 
 
+def _mentioned(products: list[tuple[str, Counter]]) -> str:
+    """"Most mentioned: Harbour shirt (12, mostly positive), …"."""
+    return "Most mentioned: " + ", ".join(
+        f"{sanitize(t)} ({sum(c.values())}, mostly {_leaning(c)})" for t, c in products) + "."
+
+
 def _leaning(c: Counter) -> str:
-    return max(("positive", "neutral", "negative"), key=lambda k: c[k])
+    return max(("positive", "neutral", "negative"), key=lambda k: c[k])  # a tie: the kinder
 
 
 def period(days: int, tz: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -60,9 +66,7 @@ async def overview(store: InsightsStore, guild_id: int, days: int, tz: ZoneInfo,
              f"Messages classified: {sum(d.count for d in daily)}; mood {mood_text(_mood(daily))}.",
              f"Open complaints: {total_open} (see /followup list)."]
     if products:
-        top = ", ".join(f"{sanitize(t)} ({sum(c.values())}, mostly {_leaning(c)})"
-                        for t, c in products[:3])
-        lines.append(f"Most mentioned: {top}.")
+        lines.append(_mentioned(products[:3]))
     if unavailable:
         lines.append(f"Note: messages are not being classified now ({sanitize(unavailable)}).")
     now_ms = int(time.time() * 1000)
@@ -158,8 +162,7 @@ async def digest(store: InsightsStore, guild_id: int, tz: ZoneInfo, end: datetim
              f"Mood: {mood_text(_mood(week))}; the week before: {mood_text(_mood(before))}.",
              f"Open complaints: {total_open}" + (" (see /followup list)." if total_open else ".")]
     if products:
-        lines.append("Most mentioned: " + ", ".join(
-            f"{sanitize(t)} ({sum(c.values())}, mostly {_leaning(c)})" for t, c in products) + ".")
+        lines.append(_mentioned(products))
     if active:
         lines.append("Most active: " + ", ".join(f"{sanitize(n)} ({k})" for n, k in active) + ".")
     chart = await charts.draw(charts.sentiment_by_day, week,
