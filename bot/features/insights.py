@@ -77,7 +77,7 @@ def setup(services: Services) -> Feature:
 
     load = services.classifier or functools.partial(load_sentiment, services.settings)
     labeller = Labeller(store, load, products=products, on_complaint=on_complaint,
-                        flush=writer.flush)
+                        settle_s=2 * writer.max_delay_s)
 
     async def observe(event: MessageEvent) -> None:
         msg = event.msg

@@ -5,7 +5,8 @@ Why a job over the archive rather than a queue of incoming messages: the archive
 queue. A message that arrived while the bot was busy, down or classifying something else
 is still there unlabelled, and is picked up next time, so nothing is lost to a full queue
 or a restart, and an edit (which drops the message's label) is classified again the same
-way. The archive hook only wakes the job. The chat answer needs its message's sentiment
+way. The archive hook only wakes the job, which reads the archive once the writer has
+stored what it buffered. The chat answer needs its message's sentiment
 before it writes (an upset member gets another tone), so ``label_now`` classifies one
 message at once, on the same thread: torch never runs two batches at a time here.
 
@@ -57,12 +58,12 @@ class Labeller:
     def __init__(self, store: InsightsStore, load: Callable[[], TextClassifier], *,
                  products: Callable[[int, str], Awaitable[list[int]]],
                  on_complaint: Callable[[Pending], Awaitable[None]],
-                 flush: Callable[[], Awaitable[None]]) -> None:
+                 settle_s: float) -> None:
         self._store = store
         self._load = load
         self._products = products
         self._on_complaint = on_complaint
-        self._flush = flush
+        self._settle_s = settle_s
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify")
         self._classifier: TextClassifier | None = None
         self._loading: asyncio.Future | None = None
@@ -105,7 +106,6 @@ class Labeller:
         await self.classifier()
         backlog_at = 0.0
         while True:
-            await self._flush()
             batch = await self._store.pending(BATCH, skip=self._skip)
             if not batch and time.monotonic() - backlog_at > IDLE_POLL_S:
                 backlog_at = time.monotonic()  # the whole archive, at most once a minute
@@ -118,6 +118,10 @@ class Labeller:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+            # A wake comes as a message is buffered for the archive; the archive writer
+            # stores it within its own delay. Forcing a flush here instead would turn the
+            # writer's batches into one transaction per message on a busy server.
+            await asyncio.sleep(self._settle_s)
 
     async def _label(self, batch: list[Pending]) -> list[Label] | None:
         """Label a batch; None when there is no classifier. A batch that fails anywhere

@@ -247,6 +247,11 @@ class ArchiveWriter:
     def pending(self) -> int:
         return len(self._buffer)
 
+    @property
+    def max_delay_s(self) -> float:
+        """At most this long after ``add``, the message is written (or being written)."""
+        return self._max_delay_s
+
     async def add(self, message: ArchivedMessage) -> None:
         if self._closed:
             raise RuntimeError("ArchiveWriter is closed")
