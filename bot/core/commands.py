@@ -71,6 +71,7 @@ class Access:
 
 EVERYONE = Access()
 MODERATORS = Access("moderators")
+MANAGE_SERVER = Access.permission_named("manage_guild")
 
 
 @dataclass(frozen=True)

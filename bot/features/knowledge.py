@@ -29,7 +29,7 @@ import logging
 import re
 import time
 
-from bot.core.commands import (MODERATORS, Access, AttachmentRef, Command, Invocation, Option,
+from bot.core.commands import (MANAGE_SERVER, MODERATORS, AttachmentRef, Command, Invocation, Option,
                                OptionKind)
 from bot.core.dispatch import NOT_IN_DMS
 from bot.core.feature import DataHooks, Feature, Services
@@ -48,7 +48,6 @@ from bot.model import Busy, ChatRequest
 
 log = logging.getLogger(__name__)
 
-MANAGE_SERVER = Access.permission_named("manage_guild")
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 QUESTION_CHARS, ANSWER_CHARS = 300, 4000
 MEMBER_QUOTES, QUOTE_CHARS = 8, 300      # what members say about a product, in the prompt

@@ -24,7 +24,7 @@ import re
 import time
 
 from bot.chat.memory import MemberMemory
-from bot.core.commands import (MODERATORS, Access, Command, Invocation, Option, OptionKind)
+from bot.core.commands import (MANAGE_SERVER, MODERATORS, Command, Invocation, Option, OptionKind)
 from bot.core.feature import DataHooks, Feature, Features, Services
 from bot.core.jobs import Job
 from bot.core.pipeline import MessageEvent, MessageHook, Stage
@@ -47,7 +47,6 @@ FIRST_NOTE = ("Hi! I keep the messages you write in the server of <#{channel}> s
               "help the team understand what members need. Type /privacy statement to read "
               "what is kept and for how long; /privacy export, /privacy delete and "
               "/privacy opt-out are yours to use at any time.")
-MANAGE_SERVER = Access.permission_named("manage_guild")
 _USER = re.compile(r"^<@!?(\d{1,20})>$|^(\d{1,20})$")
 
 

@@ -13,7 +13,7 @@ any other here, and the reply says in the bot's own words what members will now 
 from __future__ import annotations
 
 from bot.config import MAX_PERSONA_CHARS
-from bot.core.commands import (Access, ChannelRef, Command, Invocation, Option, OptionKind,
+from bot.core.commands import (MANAGE_SERVER, ChannelRef, Command, Invocation, Option, OptionKind,
                                RoleRef)
 from bot.core.feature import Feature, Services
 from bot.core.guilds import Staff, channel_text
@@ -21,7 +21,6 @@ from bot.core.replies import Embed, Field, Reply
 from bot.core.text import sanitize
 from bot.grounding.compose import decline
 
-MANAGE_SERVER = Access.permission_named("manage_guild")
 ANSWER_MODES = {"always": True, "when-addressed": False, "default": None}
 
 

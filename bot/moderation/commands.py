@@ -9,7 +9,7 @@ otherwise; ``bot.moderation.config`` validates it and names the setting when it 
 
 from __future__ import annotations
 
-from bot.core.commands import (MODERATORS, Access, ChannelRef, Command, Invocation, MemberRef,
+from bot.core.commands import (MANAGE_SERVER, MODERATORS, ChannelRef, Command, Invocation, MemberRef,
                                Option, OptionKind)
 from bot.core.guilds import GuildSettings, channel_text
 from bot.core.replies import Embed, Field, Reply
@@ -21,7 +21,6 @@ from bot.moderation.store import RuleStore
 PER_PAGE = 5
 # Where the record and reported messages are posted is the server's decision, as it was
 # under /settings: a moderator who can time members out must not be able to move it.
-MANAGE_SERVER = Access.permission_named("manage_guild")
 TOGGLES = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False}
 
 
