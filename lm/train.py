@@ -82,9 +82,12 @@ def setup_dist(device_request: str) -> tuple[Dist, torch.device]:
 
 
 def lr_at(cfg: TrainConfig, step: int, elapsed_s: float) -> float:
-    """Linear warmup, then cosine to min_lr over whichever budget (steps or time) ends first."""
+    """Linear warmup, then cosine to min_lr over whichever budget (steps or time) ends first,
+    or constant without decay_lr."""
     if step < cfg.warmup_steps:
         return cfg.learning_rate * (step + 1) / cfg.warmup_steps
+    if not cfg.decay_lr:
+        return cfg.learning_rate
     frac = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
     if cfg.max_minutes:
         frac = max(frac, elapsed_s / (cfg.max_minutes * 60))

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 
 from .checkpoint import atomic_write, write_json
 from .errors import LMError
-from .presets import RESUMABLE_CHANGES
+from .presets import RESUMABLE_CHANGES, TrainConfig
 
 STATE, OPTIMIZER = "train_state.json", "optimizer.safetensors"
 
@@ -55,11 +55,13 @@ def load_state(out: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) ->
 
 def check_same_run(saved: dict, config: dict, sources: list[str]) -> None:
     """Refuse to resume under a different config: the result would be neither run."""
+    defaults = TrainConfig().as_dict()  # a key newer than the saved run had its default
     changed = [k for k, v in config.items()
-               if k not in RESUMABLE_CHANGES and saved["config"].get(k) != v]
+               if k not in RESUMABLE_CHANGES and saved["config"].get(k, defaults[k]) != v]
     if changed:
         k = changed[0]
-        raise LMError(f"--resume with a different config: {k} was {saved['config'].get(k)!r}, "
+        raise LMError(f"--resume with a different config: {k} was "
+                      f"{saved['config'].get(k, defaults[k])!r}, "
                       f"now {config[k]!r}")
     if saved.get("sources") != sources:
         raise LMError(f"--resume with different --data: was {saved.get('sources')}, now {sources}")

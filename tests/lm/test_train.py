@@ -1,4 +1,5 @@
 """Training: it learns, it writes a loadable folder, it resumes exactly, DDP matches one process."""
+import json
 import math
 import os
 import shutil
@@ -15,7 +16,8 @@ from safetensors.torch import load_file
 from lm.checkpoint import load_model
 from lm.errors import LMError
 from lm.presets import preset
-from lm.train import train
+from lm.train import lr_at, train
+from lm.trainstate import STATE
 
 from ..conftest import ROOT
 from .conftest import read_log
@@ -68,6 +70,15 @@ def test_init_from_fine_tunes_an_existing_checkpoint(tmp_path, corpus, tokenizer
     assert (tuned / "tokenizer.model").read_bytes() == (base / "tokenizer.model").read_bytes()
     first = read_log(tuned / "log.jsonl")[0]["loss"]
     assert first < read_log(base / "log.jsonl")[0]["loss"] - 0.3, "starts from the trained weights"
+
+
+def test_learning_rate_warms_up_then_decays_or_stays_constant():
+    cosine = preset("tiny", warmup_steps=10, max_steps=110, learning_rate=1e-3, min_lr=1e-4)
+    assert lr_at(cosine, 0, 0) == pytest.approx(1e-4) and lr_at(cosine, 9, 0) == pytest.approx(1e-3)
+    assert lr_at(cosine, 60, 0) == pytest.approx(5.5e-4) and lr_at(cosine, 110, 0) == pytest.approx(1e-4)
+    constant = preset("finetune")
+    assert not constant.decay_lr
+    assert lr_at(constant, 0, 0) < lr_at(constant, 5, 0) == lr_at(constant, 59, 299) == 1e-4
 
 
 def test_init_from_a_tokenizer_json_chat_model_trains_chats_through_its_template(tmp_path):
@@ -147,6 +158,20 @@ def test_resume_refuses_a_different_config(tmp_path, corpus, tokenizer_path):
         train(preset("tiny", **FAST | {"block_size": 32}), [str(corpus)], out, resume=True)
     train(preset("tiny", **FAST | {"max_steps": 6}), [str(corpus)], out, resume=True)
     assert read_log(out / "log.jsonl")[-1]["step"] == 6
+
+
+def test_resume_takes_a_setting_newer_than_the_saved_run_at_its_default(tmp_path, corpus,
+                                                                       tokenizer_path):
+    out = start_dir(tmp_path, tokenizer_path)
+    train(preset("tiny", **FAST | {"max_steps": 4}), [str(corpus)], out)
+    state = json.loads((out / STATE).read_text())
+    del state["config"]["decay_lr"]  # as an older run saved it
+    (out / STATE).write_text(json.dumps(state))
+    train(preset("tiny", **FAST | {"max_steps": 6}), [str(corpus)], out, resume=True)
+    assert read_log(out / "log.jsonl")[-1]["step"] == 6
+    with pytest.raises(LMError, match="different config: decay_lr was True, now False"):
+        train(preset("tiny", **FAST | {"max_steps": 8, "decay_lr": False}), [str(corpus)], out,
+              resume=True)
 
 
 @pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="needs the gloo backend")
