@@ -35,10 +35,10 @@ from lm.checkpoint import load_model
 from lm.clean import load_corpus
 from lm.data import encode_document, is_validation
 from lm.device import autocast, pick_dtype
-from lm.evaluate import evaluate
+from lm.evaluate import evaluate_folder
 from lm.gguf_import import smollm2_gguf
 from lm.presets import preset
-from lm.sample import SamplingParams, TextStream, generate_ids
+from lm.sample import SamplingParams, generate_text
 from lm.tokenizer import load_tokenizer
 from lm.train import train
 
@@ -47,10 +47,7 @@ BLOCK, BATCH, LR = FINETUNE.block_size, FINETUNE.batch_size, FINETUNE.learning_r
 
 
 def held_out_loss(folder: Path, docs: list) -> float:
-    model = load_model(folder, device="cpu")
-    return evaluate(model, load_tokenizer(folder), docs, torch.device("cpu"),
-                    pick_dtype(torch.device("cpu"), "auto"), template=folder_template(folder),
-                    context=BLOCK)["loss"]
+    return evaluate_folder(folder, docs, device="cpu", context=BLOCK)["loss"]
 
 
 def first_reply(doc) -> int:
@@ -65,16 +62,13 @@ def first_answers(folder: Path, docs: list, max_new_tokens: int = 60) -> list[st
         folder_template(folder)
     params = SamplingParams(temperature=0, max_new_tokens=max_new_tokens,
                             stop=template.stop_strings)
+    stop_ids = set(model.config.eos_ids) | template.stop_ids(tok)
+    cpu = torch.device("cpu")
+    precision = autocast(cpu, pick_dtype(cpu, "auto"))
     replies = []
     for doc in docs:
-        turns = list(doc.messages[:first_reply(doc)])
-        prompt = template.encode(tok, turns)
-        stream = TextStream(tok, prompt, params.stop)
-        text = "".join(stream.push(t) for t in generate_ids(
-            model, prompt, params, set(model.config.eos_ids) | template.stop_ids(tok),
-            autocast(torch.device("cpu"), pick_dtype(torch.device("cpu"), "auto")),
-            tok.vocab_size))
-        replies.append((text + stream.finish()).strip())
+        prompt = template.encode(tok, doc.messages[:first_reply(doc)])
+        replies.append("".join(generate_text(model, tok, prompt, params, stop_ids, precision)).strip())
     return replies
 
 

@@ -45,17 +45,9 @@ def held_out(sources: list[str]) -> list:
 
 def score(folder: Path, docs: list) -> float:
     """Bits per byte of the model in ``folder`` on ``docs`` (blocking)."""
-    from lm.chat import folder_template
-    from lm.checkpoint import load_model
-    from lm.device import pick_device, pick_dtype
-    from lm.evaluate import evaluate
-    from lm.tokenizer import load_tokenizer
+    from lm.evaluate import evaluate_folder
 
-    device = pick_device("auto")
-    model = load_model(folder, device=device)
-    result = evaluate(model, load_tokenizer(folder), docs, device, pick_dtype(device, "auto"),
-                      template=folder_template(folder), context=EVAL_CONTEXT)
-    return result["bits_per_byte"]
+    return evaluate_folder(folder, docs, context=EVAL_CONTEXT)["bits_per_byte"]
 
 
 def check(current: Path, candidate: Path, sources: list[str],

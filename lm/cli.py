@@ -162,7 +162,7 @@ def cmd_generate(a) -> None:
     from .chat import template_for
     from .checkpoint import load_model
     from .device import autocast, pick_device, pick_dtype
-    from .sample import SamplingParams, TextStream, generate_ids
+    from .sample import SamplingParams, generate_text
     from .tokenizer import load_tokenizer
     device = pick_device(a.device)
     dtype = pick_dtype(device, a.precision)
@@ -180,34 +180,23 @@ def cmd_generate(a) -> None:
         stop_ids |= template.stop_ids(tok)
     else:
         prompt = [*tok.prefix(), *tok.encode(a.prompt)]
-    stream = TextStream(tok, prompt, params.stop)
-    for token in generate_ids(model, prompt, params, stop_ids, autocast(device, dtype),
-                              tok.vocab_size):
-        sys.stdout.write(stream.push(token))
+    for text in generate_text(model, tok, prompt, params, stop_ids, autocast(device, dtype)):
+        sys.stdout.write(text)
         sys.stdout.flush()
-        if stream.stopped:
-            break
-    sys.stdout.write(stream.finish() + "\n")
+    sys.stdout.write("\n")
 
 
 def cmd_eval(a) -> None:
-    from .checkpoint import load_model
     from .clean import load_corpus
-    from .device import pick_device, pick_dtype
-    from .chat import folder_template
     from .data import is_validation
-    from .evaluate import evaluate
-    from .tokenizer import load_tokenizer
-    device = pick_device(a.device)
-    model = load_model(a.model, device=device)
+    from .evaluate import evaluate_folder
     docs = load_corpus(a.data, limit=a.limit_docs)
     if a.split != "all":
         docs = [d for d in docs if is_validation(d, a.val_fraction) == (a.split == "val")]
         if not docs:
             raise LMError(f"no {a.split} documents in these sources at --val-fraction {a.val_fraction}")
-    result = evaluate(model, load_tokenizer(a.model), docs, device, pick_dtype(device, a.precision),
-                      template=folder_template(a.model), context=a.context)
-    print(json.dumps(result))
+    print(json.dumps(evaluate_folder(a.model, docs, device=a.device, precision=a.precision,
+                                     context=a.context)))
 
 
 def cmd_train_classifier(a) -> None:

@@ -7,15 +7,18 @@ Each document is scored as `<s> text </s>`: the model must also predict where it
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 
+from .chat import folder_template
+from .checkpoint import load_model
 from .clean import document_text
 from .data import encode_document
-from .device import autocast
+from .device import autocast, pick_device, pick_dtype
 from .model import Llama
 from .sources import Document
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, load_tokenizer
 
 
 @torch.inference_mode()
@@ -55,3 +58,11 @@ def evaluate(model: Llama, tok: Tokenizer, docs: list[Document], device: torch.d
     loss = total_nats / count
     return {"loss": loss, "tokens": count, "bytes": nbytes,
             "bits_per_byte": total_nats / math.log(2) / nbytes, "perplexity": math.exp(loss)}
+
+
+def evaluate_folder(folder: Path, docs: list[Document], *, device: str = "auto",
+                    precision: str = "auto", context: int | None = None) -> dict:
+    """`evaluate` the model in a folder, through its own tokenizer and chat template."""
+    dev = pick_device(device)
+    return evaluate(load_model(folder, device=dev), load_tokenizer(folder), docs, dev,
+                    pick_dtype(dev, precision), template=folder_template(folder), context=context)

@@ -154,3 +154,14 @@ def generate_ids(model: Llama, prompt: list[int], p: SamplingParams, stop_ids: s
         yield token
         seen = torch.cat([seen, seen.new_tensor([token])])
         idx, pos = seen.new_tensor([[token]]), pos[:, -1:] + 1
+
+
+def generate_text(model: Llama, tok, prompt: list[int], p: SamplingParams, stop_ids: set[int],
+                  autocast_ctx=None) -> Iterator[str]:
+    """The new text, as it becomes safe to show (``TextStream``), until a stop id or string."""
+    stream = TextStream(tok, prompt, p.stop)
+    for token in generate_ids(model, prompt, p, stop_ids, autocast_ctx, tok.vocab_size):
+        yield stream.push(token)
+        if stream.stopped:
+            return
+    yield stream.finish()
