@@ -131,12 +131,7 @@ class GuildSettings:
         the ``staff_*`` columns); None clears it back to the default."""
         if column not in ("persona", "answer_channels", "modlog_channel_id", "timezone", *STAFF_COLUMNS):
             raise ValueError(f"no guild setting {column!r}")
-        await self._db.write(
-            f"INSERT INTO guild_settings (guild_id, {column}, updated_at) VALUES (?, ?, ?) "
-            f"ON CONFLICT (guild_id) DO UPDATE SET {column} = excluded.{column}, "
-            "updated_at = excluded.updated_at",
-            (guild_id, value, _now()),
-        )
+        await write_guild_column(self._db, guild_id, column, value)
 
     async def set_channel_answer(self, guild_id: int, channel_id: int, answer: bool | None) -> None:
         """Answer every message in the channel (True), only when addressed (False), or
@@ -147,6 +142,17 @@ class GuildSettings:
             "updated_at = excluded.updated_at",
             (channel_id, guild_id, None if answer is None else int(answer), _now()),
         )
+
+
+async def write_guild_column(db: Database, guild_id: int, column: str, value: object) -> None:
+    """Upsert one ``guild_settings`` column; the caller has checked ``column`` against its
+    own list (it goes into the SQL)."""
+    await db.write(
+        f"INSERT INTO guild_settings (guild_id, {column}, updated_at) VALUES (?, ?, ?) "
+        f"ON CONFLICT (guild_id) DO UPDATE SET {column} = excluded.{column}, "
+        "updated_at = excluded.updated_at",
+        (guild_id, value, _now()),
+    )
 
 
 def _now() -> int:

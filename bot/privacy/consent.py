@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 
+from bot.core.guilds import write_guild_column
 from bot.store import DM_GUILD, Database
 
 MODES = ("on", "opt-in", "off")
@@ -104,10 +105,7 @@ class Consent:
             raise ValueError(f"no consent setting {column!r}")
         if column != "retention_days" and value is not None and value not in MODES:
             raise ValueError(f"{value!r}: one of {', '.join(MODES)}")
-        await self._db.write(
-            f"INSERT INTO guild_settings (guild_id, {column}, updated_at) VALUES (?, ?, ?) "
-            f"ON CONFLICT (guild_id) DO UPDATE SET {column} = excluded.{column}, "
-            "updated_at = excluded.updated_at", (guild_id, value, _now()))
+        await write_guild_column(self._db, guild_id, column, value)
         self._guilds.pop(guild_id, None)
 
     async def export(self, guild_id: int, user_id: int) -> dict:
