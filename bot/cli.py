@@ -33,6 +33,7 @@ from pathlib import Path
 from bot.config import ConfigError, Settings, load_settings
 from bot.kb import KBError
 from bot.store import StoreError
+from bot.switch import TOLERANCE
 from lm.errors import LMError
 
 log = logging.getLogger("bot")
@@ -93,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="+", metavar="SRC",
                    help="held-out text sources (default: the latest corpus export, else the "
                         "demo community's conversations)")
-    p.add_argument("--tolerance", type=float, default=0.02,
-                   help="how much worse in bits per byte it may be (default 0.02: 2%%)")
+    p.add_argument("--tolerance", type=float, default=TOLERANCE,
+                   help=f"how much worse in bits per byte it may be, as a fraction "
+                        f"(default {TOLERANCE})")
     common(p, model=False)
     p = sub.add_parser("classify", help="the bot's sentiment classifier on one text per line: "
                                         "one JSON object per line (label, scores)")
@@ -109,13 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _date(text: str) -> int:
     """A UTC day as unix milliseconds."""
-    from datetime import datetime, timezone
+    from datetime import timezone
+
+    from bot.core.commands import parse_datetime
 
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        return int(parse_datetime(text, timezone.utc).timestamp() * 1000)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-01") from None
-    return int(day.timestamp() * 1000)
 
 
 def _positive(text: str) -> int:

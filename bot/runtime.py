@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,9 +76,14 @@ async def open_database(settings: Settings) -> Database:
 
 
 async def load_model(model_dir: Path, template: str | None = None) -> ModelSlot:
+    """The model in a ``ModelSlot``, so ``model use`` can swap it while the bot runs
+    (``bot.switch``)."""
+    return ModelSlot(await load_engine(model_dir, template), Path(model_dir))
+
+
+async def load_engine(model_dir: Path, template: str | None = None) -> LocalModel:
     """Start the model's engine on a thread: its worker loads hundreds of MB, and waiting
-    for that must not stall the loop. It comes in a ``ModelSlot``, so ``model use`` can
-    swap it while the bot runs (``bot.switch``).
+    for that must not stall the loop.
 
     A thread cannot be interrupted, so a cancellation (Ctrl-C during start-up) waits for
     the load to end and then closes the model: no engine worker outlives the bot.
@@ -85,7 +91,7 @@ async def load_model(model_dir: Path, template: str | None = None) -> ModelSlot:
     log.info("loading the model from %s", model_dir)
     task = asyncio.ensure_future(asyncio.to_thread(LocalModel.load, model_dir, template=template))
     try:
-        return ModelSlot(await asyncio.shield(task), Path(model_dir))
+        return await asyncio.shield(task)
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             await (await task).close()
@@ -127,7 +133,6 @@ async def start(settings: Settings, db: Database, model: ChatModel, poster: Post
         for job in feature.jobs:
             jobs.start(job)
     if isinstance(model, ModelSlot):
-        async def load(folder: Path) -> ChatModel:
-            return (await load_model(folder, settings.model_template)).model
+        load = functools.partial(load_engine, template=settings.model_template)
         jobs.start(Job("model-switch", switch_job(model, db, load)))
     return Runtime(services=services, features=features, jobs=jobs)

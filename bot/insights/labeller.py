@@ -108,8 +108,9 @@ class Labeller:
         while True:
             batch = await self._store.pending(BATCH, skip=self._skip)
             if not batch and time.monotonic() - backlog_at > IDLE_POLL_S:
-                backlog_at = time.monotonic()  # the whole archive, at most once a minute
                 batch = await self._store.pending(BATCH, skip=self._skip, recent=None)
+                if not batch:  # all labelled: scan the whole archive again in a minute
+                    backlog_at = time.monotonic()
             if batch and await self._label(batch) is not None:
                 continue
             self._wake.clear()

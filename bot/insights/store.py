@@ -22,8 +22,8 @@ DAY_MS = 86_400_000
 SENTIMENTS = ("negative", "neutral", "positive")  # what a sentiment classifier says
 _FOLLOWUP = ("number, user_id, user_name, channel_id, message_id, content, created_at, "
              "resolved_at, resolution, resolved_by")
-QUESTION_OPEN_DAYS = 7
-RECENT = 2_000  # messages a wake of the labelling job looks at  # a question nobody replied to stays "open" on the profile this long
+QUESTION_OPEN_DAYS = 7  # a question nobody replied to stays "open" on the profile this long
+RECENT = 2_000  # messages a wake of the labelling job looks at
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from bot.core.replies import Button, Embed, Field, File, Reply, custom_id
 from bot.core.text import sanitize
 from bot.insights import charts
-from bot.insights.store import Day, Followup, InsightsStore, Profile
+from bot.insights.store import SENTIMENTS, Day, Followup, InsightsStore, Profile
 
 FOLLOWUP_ROUTE = "followup"
 QUOTE_CHARS = 300
@@ -42,7 +42,7 @@ def _mentioned(products: list[tuple[str, Counter]]) -> str:
 
 
 def _leaning(c: Counter) -> str:
-    return max(("positive", "neutral", "negative"), key=lambda k: c[k])  # a tie: the kinder
+    return max(reversed(SENTIMENTS), key=lambda k: c[k])  # a tie: the kinder
 
 
 def period(days: int, tz: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:

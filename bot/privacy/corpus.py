@@ -77,9 +77,8 @@ def conversations(rows: list[tuple]) -> Iterator[list[tuple]]:
             mid = parent[mid]
         return mid
 
-    by_id = {r[0]: r for r in rows}
     for mid, _, _, thread, _, _, reply_to, _ in rows:  # in time order: a parent comes first
-        parent[mid] = root(reply_to) if not thread and reply_to in by_id else mid
+        parent[mid] = root(reply_to) if not thread and reply_to in parent else mid
     groups: dict[object, list[tuple]] = {}
     for row in rows:
         key = ("t", row[3]) if row[3] else root(row[0])
@@ -95,7 +94,6 @@ async def export_corpus(db: Database, out: Path, *, guild: int | None = None,
     rows = await _messages(db, guild, since_ms)
     moderated = {r[0] for r in await db.fetchall(
         "SELECT message_id FROM mod_cases WHERE message_id IS NOT NULL")}
-    allowed: dict[tuple[int, int], bool] = {}
     seen: set[str] = set()
     n_conv = n_msgs = skipped_consent = skipped_moderated = duplicates = 0
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -111,10 +109,7 @@ async def export_corpus(db: Database, out: Path, *, guild: int | None = None,
                 if mid in moderated:
                     skipped_moderated += 1
                     continue
-                key = (g, author)
-                if key not in allowed:
-                    allowed[key] = await consent.may_train(g, author)
-                if not allowed[key]:
+                if not await consent.may_train(g, author):  # Consent caches per member
                     skipped_consent += 1
                     continue
                 first = author if first is None else first
