@@ -1,17 +1,23 @@
 """Deciding how to answer a member: state a cited fact, decline honestly, or chat.
 
 For each message the bot answers:
-  1. retrieve the entries (``retrieval``), with the products the member mentioned lately;
-  2. if the best entry covers enough of the question (``ANSWER_THRESHOLD``, calibrated on
+  1. a message that tells rather than asks ("thanks!", "I'm a size M") or asks an opinion
+     is small talk, whatever words it shares with the knowledge base;
+  2. retrieve the entries (``retrieval``), with the products the member mentioned lately;
+  3. a question about sending to or ordering from a place the knowledge base never names
+     (nor its country or continent) is declined when the shop names places at all: its
+     entries list where it ships, and this is not among them ("do you ship to Brazil");
+  4. if the best entry covers enough of the question (``ANSWER_THRESHOLD``, calibrated on
      ``bench/data/demo_questions.jsonl`` and checked on the held-out shops in
      ``bench/data``), answer from it, and from a second entry when that one answers a part
-     the first does not ("how long is shipping and what's the return window");
-  0. a message that tells rather than asks ("thanks!", "I'm a size M") or asks an opinion
-     is small talk, whatever words it shares with the knowledge base;
-  3. else, if the message is a factual question (it asks about something the shop would
+     the first does not ("how long is shipping and what's the return window"); but a
+     question asking for a phone number, a street address, measurements or a weight is
+     answered only from entries holding one, and one about a single order by its number
+     is for the team (``asked``);
+  5. else, if the message is a factual question (it asks about something the shop would
      know: a price, an order, a policy, an opening hour, or it shares words with the
      knowledge base), decline: "I don't know", and who on the team can help;
-  4. else it is small talk or an opinion, and goes to the model as before.
+  6. else it is small talk or an opinion, and goes to the model as before.
 
 How an answer is written depends on the model. A small model's answer is the entries'
 own words (``compose``). A model the operator marked as trusted (``MODEL_TRUSTED``)
@@ -28,6 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.grounding import compose
+from bot.grounding.asked import unanswered_kind
 from bot.grounding.facts import Source, unsupported
 from bot.grounding.retrieval import DENSE_WEIGHT, Hit, Retriever, Term
 from bot.kb import PRODUCT, KnowledgeBase, Stored
@@ -84,6 +91,11 @@ _STATEMENT = re.compile(r"^\W*(?:i'?m|i am|i have|i'?ve|i love|i like|i think|i 
                         r"thanks|thank you|thx|ty|that'?s|thats|same|nice|cool|great|awesome|"
                         r"ok|okay|yes|yeah|no|nope|me too|good (?:morning|night))\b(?![^?]*\?)",
                         re.IGNORECASE)
+# Words that make a place in a question a destination or an origin of an order.
+DESTINATION_WORDS = frozenset("""
+ship ships shipping shipped deliver delivers delivery delivered post postage send sending
+order orders ordering ordered customs duties duty import courier parcel package
+""".split())
 _REFERENCE = re.compile(r"\b(?:it|its|this|that|these|those|they|them|one)\b", re.IGNORECASE)
 
 
@@ -114,6 +126,14 @@ def is_factual(text: str, terms: Sequence[Term], hits: Sequence[Hit]) -> bool:
         return False  # "I'm a size M, thanks!" tells, it does not ask
     words = set(re.findall(r"[^\W_]+", fold(text)))
     return bool(words & FACT_WORDS or any(w in text for w in CJK_FACT_WORDS) or hits)
+
+
+def unlisted_place(text: str, terms: Sequence[Term], named: frozenset[str]) -> bool:
+    """Does the question send to, or order from, a place none of the shop's entries names
+    while they name others? (``named``: every place the entries name.)"""
+    if not named or not set(re.findall(r"[^\W_]+", fold(text))) & DESTINATION_WORDS:
+        return False
+    return any(t.place and not t.place & named for t in terms)
 
 
 def source_of(stored: Stored) -> Source:
@@ -150,9 +170,13 @@ class Grounder:
         if interests:
             hits = self._prefer(hits, interests)
         ranked = tuple(compose.source_name(h.stored) for h in hits[:3])
+        vocab = await self.retriever.vocabulary(guild_id)
+        if unlisted_place(question, terms, vocab.named):
+            return self._observed(question, Outcome("decline", ranked=ranked))
         chosen = self.choose(hits, terms)
+        if chosen and unanswered_kind(question, [source_of(h.stored).text for h in chosen]):
+            chosen = []  # it asks for a phone number, an address, ... the entries lack
         if chosen:
-            vocab = await self.retriever.vocabulary(guild_id)
             text = compose.answer(chosen, terms, vocab)
             if self._trusted:
                 text = await self._generated(question, chosen, text) or text

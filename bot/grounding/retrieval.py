@@ -16,27 +16,32 @@ name) half again, so "wash linen" finds the washing answer before the linen shir
 Before scoring, each question word is matched to the shop's own vocabulary:
   * a word the shop does not use is tried against a short list of everyday shopping
     synonyms (pants/trousers, jumper/sweater, color/colour, delivery/shipping);
-  * failing that, a typo is corrected to the shop's nearest word (``rapidfuzz``,
-    Levenshtein distance 1, or 2 for a long word that is not English), so "shiping" and
-    "retrun" count;
-  * price words ("price", "cost", "how much") are answered by any product's price, and
-    stock words ("stock", "available", "sold out") by its stock state.
+  * failing that, a typo is corrected to the shop's nearest word (``rapidfuzz``, one
+    edit, or two for a long word that is not English; swapping two letters is one edit),
+    so "shiping", "retrun" and "adress" count;
+  * price words ("price", "cost", "how much") are answered by any product's price, stock
+    words ("stock", "available", "sold out") by its stock state, "how long" by any
+    duration and "opening hours" or "cut-off time" by any time of day ("1 pm", "9:00");
+  * a place ("Seoul", "NZ", "Ohio") is one term, held by an entry that names it or a
+    place it lies in (``places``: "South Korea", "within the US").
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 from wordfreq import zipf_frequency
 
-from bot.grounding import dense
+from bot.grounding import dense, places
 from bot.grounding.facts import DURATION
 from bot.kb import PRODUCT, KnowledgeBase, Stored
 from bot.kb.terms import is_cjk, mostly_cjk, query_terms, split, stem
@@ -57,6 +62,9 @@ DENSE_CANDIDATES = 5
 PRICE_WORDS = frozenset("price prices priced pricing cost costs much expensive cheap pricey "
                         "affordable".split())
 DURATION_WORDS = frozenset("long quickly fast soon 多久 几天".split())
+CLOCK_WORDS = frozenset("hours open opens opening close closes closing cutoff time 几点 营业".split())
+_CLOCK = re.compile(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b\d{1,2}:\d{2}\b|"
+                    r"\b(?:noon|midday|midnight)\b|\d{1,2}\s?点", re.IGNORECASE)
 STOCK_WORDS = frozenset("stock stocked instock available availability unavailable sold "
                         "soldout restock restocked 有货 缺货 现货 库存".split())
 
@@ -83,6 +91,8 @@ class Term:
     price: bool = False
     stock: bool = False
     duration: bool = False  # "how long": held by any entry that states a duration
+    clock: bool = False     # "opening hours", "cut-off time": by one that states a time of day
+    place: frozenset[str] = frozenset()  # a place's ids (``places``): held by an entry naming one
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,12 @@ class Vocabulary:
     words: dict[str, int] = field(default_factory=dict)  # folded word -> entries holding it
     df: dict[str, int] = field(default_factory=dict)     # stem or bigram -> entries holding it
     entries: int = 0
+    places: dict[int, frozenset[str]] = field(default_factory=dict)  # entry id -> places it names
+
+    @property
+    def named(self) -> frozenset[str]:
+        """Every place the shop's entries name."""
+        return frozenset().union(*self.places.values())
 
     def idf(self, key: str) -> float:
         return math.log(1 + (self.entries + 1) / (self.df.get(key, 0) + 0.5))
@@ -134,6 +150,10 @@ def spellings(word: str) -> list[str]:
 
 def has_duration(text: str) -> bool:
     return bool(DURATION.search(text))
+
+
+def has_clock(text: str) -> bool:
+    return bool(_CLOCK.search(text))
 
 
 def entry_keys(text: str) -> set[str]:
@@ -175,8 +195,11 @@ class Retriever:
         if cached is not None and cached.version == version:
             return cached
         vocab = Vocabulary(version)
+        await asyncio.to_thread(places.load)
         for stored in (await self.kb.listing(guild_id)).entries:
             title, rest = entry_text(stored)
+            if named := places.named(f"{title} {rest}"):
+                vocab.places[stored.id] = named
             words, grams = split(f"{title} {rest}")
             for word in set(words):
                 vocab.words[word] = vocab.words.get(word, 0) + 1
@@ -188,11 +211,17 @@ class Retriever:
 
     def terms(self, question: str, vocab: Vocabulary) -> list[Term]:
         """The question's content terms, matched to the shop's vocabulary."""
-        out = []
+        found = places.find(question)
+        out = [Term(p.name, frozenset(), max(_weight(w, vocab) for w in p.words), place=p.ids)
+               for p in found]
+        within = {w for p in found for w in p.words}
         for word in query_terms(question):
+            if word in within:
+                continue
             price, stock = word in PRICE_WORDS, word in STOCK_WORDS
-            if word in DURATION_WORDS:
-                out.append(Term(word, frozenset({stem(word)}), _weight(word, vocab), duration=True))
+            if word in DURATION_WORDS or word in CLOCK_WORDS:
+                out.append(Term(word, frozenset({stem(word)}), _weight(word, vocab),
+                                duration=word in DURATION_WORDS, clock=word in CLOCK_WORDS))
                 continue
             if is_cjk(word) or stem(word) in vocab.df:
                 out.append(Term(word, frozenset({stem(word)} if not is_cjk(word) else {word}),
@@ -221,11 +250,12 @@ class Retriever:
         if len(word) < 4 or word.isdigit() or not vocab.words or zipf_frequency(word, "en") >= 3.0:
             return None
         limit = 1 if len(word) < 8 else 2
-        found = process.extractOne(word, vocab.words.keys(), scorer=Levenshtein.distance,
-                                   score_cutoff=limit)
-        if found is None or found[0][0] != word[0]:
-            return None
-        return found[0]
+        found = process.extract(word, vocab.words.keys(), scorer=OSA.distance,
+                                score_cutoff=limit, limit=None)
+        # The closest with the same first letter ("adress" is "address", not "dress"),
+        # then the one the shop uses most.
+        same = [(distance, -vocab.words[w], w) for w, distance, _ in found if w[0] == word[0]]
+        return min(same)[2] if same else None
 
     @staticmethod
     def _expand(word: str, vocab: Vocabulary) -> str | None:
@@ -267,6 +297,9 @@ class Retriever:
             return terms, []
         search = sorted({t.text for t in terms} | {s for t in terms for s in t.stems if not is_cjk(s)})
         found = await self.kb.search_terms(guild_id, search, limit=CANDIDATES)
+        if asked := frozenset().union(*(t.place for t in terms)):  # the entries naming it
+            found += [s for s in (await self.kb.listing(guild_id)).entries
+                      if vocab.places.get(s.id, frozenset()) & asked]
         if any(t.price or t.stock for t in terms):
             products = await self.kb.search_terms(guild_id, search, limit=CANDIDATES, kinds=[PRODUCT])
             found += products
@@ -302,7 +335,9 @@ class Retriever:
         for term in terms:
             field_match = (product and ((term.price and stored.entry.price is not None)
                                         or (term.stock and stored.entry.in_stock is not None))
-                           or term.duration and has_duration(f"{title} {rest}"))
+                           or term.duration and has_duration(f"{title} {rest}")
+                           or term.clock and has_clock(f"{title} {rest}")
+                           or bool(term.place & vocab.places.get(stored.id, frozenset())))
             keys = term.stems & anywhere
             if not keys and not field_match:
                 continue

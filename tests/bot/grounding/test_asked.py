@@ -1,0 +1,40 @@
+"""Questions whose answer has a shape are answered only from entries holding one."""
+
+import pytest
+
+from bot.grounding.asked import unanswered_kind
+from tests.bot.grounding.conftest import GUILD
+
+STUDIO = "Our studio in Portland is open for fittings on Saturdays from 10 am to 4 pm."
+
+
+@pytest.mark.parametrize(("question", "entry", "kind"), [
+    ("what's the studio's phone number", STUDIO, "phone"),
+    ("can i call you", STUDIO, "phone"),
+    ("what is the full address of the studio", STUDIO, "address"),
+    ("what are the dimensions of the blanket", "A large throw in undyed wool.", "measurements"),
+    ("how much does the jacket weigh", "Waxed cotton canvas with a corduroy collar.", "weight"),
+    ("where is my order #58213, it hasn't arrived", "Orders ship the same working day.", "order"),
+])
+def test_a_shaped_question_is_not_answered_by_an_entry_without_that_shape(question, entry, kind):
+    assert unanswered_kind(question, [entry]) == kind
+
+
+@pytest.mark.parametrize(("question", "entry"), [
+    ("what's the studio's phone number", "Call us on +1 (503) 555-0142 on weekdays."),
+    ("what is the full address of the studio", "Visit us at 12 Alder Street, Portland."),
+    ("what are the dimensions of the blanket", "It measures 130 x 180 cm."),
+    ("how much does the jacket weigh", "It weighs 850 g."),
+    ("how do I return order 58213?", "Returns are free within 30 days."),  # a policy question
+    ("can someone suggest a size if I give my height", "Tell us your height and usual size."),
+    ("how long does shipping take", "Standard shipping takes 3 to 5 days."),
+])
+def test_an_entry_with_the_shape_or_a_question_without_one_passes(question, entry):
+    assert unanswered_kind(question, [entry]) is None
+
+
+async def test_the_studio_entry_does_not_answer_its_phone_number(grounder):
+    outcome = await grounder.respond(GUILD, "what's the phone number of the portland studio?")
+    assert outcome.kind == "decline"
+    outcome = await grounder.respond(GUILD, "when is the portland studio open?")
+    assert outcome.kind == "answer"
