@@ -1,12 +1,13 @@
 """Questions whose answer has a shape: a phone number, a street address, measurements, a
-weight, or one member's own order.
+weight, a quantity the member names, or one member's own order.
 
 An entry can share most of a question's words and still not answer it: "what's the phone
 number of the Portland studio" and the studio's opening hours, "what are the dimensions
 of the blanket" and the blanket's description. When a question asks for a fact of one of
 these kinds, the entries it would be answered from must hold one (a run of digits shaped
 like a phone number, a number and a street word, a number with a length or weight unit);
-if they do not, the honest answer is the decline. A question about one order by its
+if they do not, the honest answer is the decline. So is one naming a quantity no entry
+states ("the blend in a 1 kg bag" where the shop sells 250 g). A question about one order by its
 number ("where is order #4417") is for the team: a knowledge base knows policies, not
 parcels.
 """
@@ -16,33 +17,48 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+_LENGTH = r"cm|mm|m|in|inch|inches|ft|feet|metres?|meters?|\"|厘米|公分|毫米|米"
+_MASS = r"g|kg|grams?|kilos?|oz|ounces?|lbs?|pounds|克|公斤|千克|斤"
+# A quantity a member names: not "m", "in" or "l" after a number, which are as often a
+# size ("a 10 M", "size 15 in stock").
+_AMOUNT = re.compile(r"(\d+(?:[.,]\d+)?)\s?(cm|mm|inch|inches|ft|feet|metres?|meters?|厘米|公分|毫米|"
+                     rf"{_MASS}|ml|cl|litres?|liters?|毫升)(?![^\W\d_])", re.IGNORECASE)
 _KINDS = {
-    "phone": (re.compile(r"\b(?:phone|telephone|tel|whatsapp|call you|ring you)\b", re.IGNORECASE),
+    "phone": (re.compile(r"\b(?:phone|telephone|tel|whatsapp|call you|ring you)\b|电话|手机号", re.IGNORECASE),
               re.compile(r"(?<![\w.])\+?\(?\d[\d ().-]{5,}\d(?![\w.])")),
     "address": (re.compile(r"\b(?:(?:street|postal|mailing|physical|full|exact) address|"
-                           r"address (?:of|for) (?:the|your|ur)|(?:your|ur) address)\b", re.IGNORECASE),
+                           r"address (?:of|for) (?:the|your|ur)|(?:your|ur) address)\b|地址", re.IGNORECASE),
                 re.compile(r"\b\d+[a-z]?,? (?:[A-Z][\w'-]+ ){1,3}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|"
                            r"Boulevard|Ln|Lane|Way|Dr|Drive|Pl|Place|Sq|Square|Ct|Court)\b|"
-                           r"\b[\w-]+(?:straße|strasse|str\.|weg|platz|gasse) \d+|\b(?:rue|via|calle) ", re.IGNORECASE)),
+                           r"\b[\w-]+(?:straße|strasse|str\.|weg|platz|gasse|kaai|laan|straat|plein) \d+|"
+                           r"\b(?:rue|via|calle) |[路街道巷]\d+号", re.IGNORECASE)),
     # Not "height" or "measurements" alone: members give their own ("if I give my height").
-    "measurements": (re.compile(r"\b(?:dimensions?|width|depth|how wide|how deep|measurements of)\b",
+    "measurements": (re.compile(r"\b(?:dimensions?|width|depth|how wide|how deep|measurements of)\b|尺寸",
                                 re.IGNORECASE),
-                     re.compile(r"\d+(?:[.,]\d+)?\s?(?:x\s?\d+(?:[.,]\d+)?\s?)*(?:cm|mm|m|in|inch|inches|"
-                                r"ft|feet|metres?|meters?|\")(?!\w)", re.IGNORECASE)),
-    "weight": (re.compile(r"\b(?:weigh|weighs|weight of|how heavy)\b", re.IGNORECASE),
-               re.compile(r"\d+(?:[.,]\d+)?\s?(?:g|kg|grams?|kilos?|oz|ounces?|lbs?|pounds)(?!\w)", re.IGNORECASE)),
+                     re.compile(rf"\d+(?:[.,]\d+)?\s?(?:[x×]\s?\d+(?:[.,]\d+)?\s?)*(?:{_LENGTH})(?![^\W\d_])",
+                                re.IGNORECASE)),
+    "weight": (re.compile(r"\b(?:weigh|weighs|weight of|how heavy)\b|多重", re.IGNORECASE),
+               re.compile(rf"\d+(?:[.,]\d+)?\s?(?:{_MASS})(?![^\W\d_])", re.IGNORECASE)),
 }
 _ORDER_NUMBER = re.compile(r"#\s?\d{3,}|\border\s*(?:no\.?|number|num)?\s*\d{4,}", re.IGNORECASE)
 _STATUS = re.compile(r"\b(?:where|when|status|arrive|arrived|arriving|shipped|dispatched|tracking|"
                      r"track|delivered|update)\b", re.IGNORECASE)
 
 
+def _amounts(text: str) -> set[tuple[float, str]]:
+    return {(float(n.replace(",", ".")), u.casefold().rstrip("s")) for n, u in _AMOUNT.findall(text)}
+
+
 def unanswered_kind(question: str, entry_texts: Iterable[str]) -> str | None:
-    """The kind of fact ``question`` asks for that none of the entries holds, if any;
-    ``order`` for a question about one order's whereabouts."""
+    """The kind of fact ``question`` asks for that none of the entries holds, if any:
+    ``order`` for a question about one order's whereabouts, ``amount`` for a quantity it
+    names ("a 1 kg bag", "a 16 inch laptop") that no entry states."""
     if _ORDER_NUMBER.search(question) and _STATUS.search(question):
         return "order"
     texts = list(entry_texts)
+    held = set().union(*map(_amounts, texts)) if texts else set()
+    if not _amounts(question) <= held:
+        return "amount"  # "the blend in a 1kg bag" where the entries sell 250 g
     for kind, (asks, shape) in _KINDS.items():
         if asks.search(question) and not any(shape.search(t) for t in texts):
             return kind

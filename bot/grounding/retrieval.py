@@ -14,8 +14,9 @@ rarity among the shop's entries and counts a term in the title (a question, a pr
 name) half again, so "wash linen" finds the washing answer before the linen shirt.
 
 Before scoring, each question word is matched to the shop's own vocabulary:
-  * a word the shop does not use is tried against a short list of everyday shopping
-    synonyms (pants/trousers, jumper/sweater, color/colour, delivery/shipping);
+  * a word the shop does not use is tried in its dictionary form ("sent", "wore",
+    "bigger": ``lemminflect``), then against a short list of everyday shopping synonyms
+    (pants/trousers, jumper/sweater, color/colour, delivery/shipping);
   * failing that, a typo is corrected to the shop's nearest word (``rapidfuzz``, one
     edit, or two for a long word that is not English; swapping two letters is one edit),
     so "shiping", "retrun" and "adress" count;
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -77,8 +79,12 @@ SYNONYMS = [
     {"email", "mail"}, {"shop", "store"}, {"purchase", "order", "buy"},
     {"cancel", "cancellation"}, {"clothes", "clothing", "garments"},
     {"wash", "launder", "clean"}, {"size", "sizing", "fit"}, {"coupon", "voucher", "code"},
-    {"sneakers", "trainers"}, {"parcel", "package"}, {"international", "abroad", "overseas"},
+    {"sneakers", "trainers"}, {"parcel", "package", "shipment"},
+    {"international", "intl", "abroad", "overseas"},
     {"centre", "center"}, {"favourite", "favorite"}, {"grey", "gray"}, {"jacket", "coat"},
+    {"fabric", "material", "textile"}, {"person", "human", "staff", "agent"},
+    {"contact", "talk", "speak", "reach"}, {"cart", "basket"},
+    {"pyjamas", "pajamas", "pjs", "sleepwear", "nightwear"},
 ]
 _SYNONYMS = {word: group for group in map(frozenset, SYNONYMS) for word in group}
 
@@ -148,6 +154,21 @@ def spellings(word: str) -> list[str]:
     return [w for w in dict.fromkeys(out) if w != word]
 
 
+@functools.lru_cache(maxsize=16_384)
+def lemmas(word: str) -> tuple[str, ...]:
+    """The dictionary forms of an inflected English word ("sent" -> "send", "bigger" ->
+    "big"; ``lemminflect``'s tables), other than the word itself."""
+    from lemminflect import getAllLemmas
+
+    return tuple(dict.fromkeys(l for forms in getAllLemmas(word).values() for l in forms if l != word))
+
+
+def load() -> None:
+    """Read the word tables now (0.7 s for the lemmas), off the event loop."""
+    places.load()
+    lemmas("was")
+
+
 def has_duration(text: str) -> bool:
     return bool(DURATION.search(text))
 
@@ -195,7 +216,7 @@ class Retriever:
         if cached is not None and cached.version == version:
             return cached
         vocab = Vocabulary(version)
-        await asyncio.to_thread(places.load)
+        await asyncio.to_thread(load)
         for stored in (await self.kb.listing(guild_id)).entries:
             title, rest = entry_text(stored)
             if named := places.named(f"{title} {rest}"):
@@ -232,7 +253,11 @@ class Retriever:
                 out.append(Term(word, frozenset({stem(variant)}), _weight(variant, vocab),
                                 price, stock))
                 continue
-            group = _SYNONYMS.get(word)
+            lemma = next((w for w in lemmas(word) if stem(w) in vocab.df), None)
+            if lemma is not None:  # sent/send, wore/wear, bigger/big
+                out.append(Term(word, frozenset({stem(lemma)}), _weight(lemma, vocab), price, stock))
+                continue
+            group = next((g for g in map(_SYNONYMS.get, [word, *lemmas(word)]) if g), None)
             if group is not None:
                 known = {stem(w) for w in group if stem(w) in vocab.df}
                 if known:

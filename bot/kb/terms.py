@@ -36,7 +36,7 @@ please re should so some t than that the their them then there these they this t
 ve was we were what whats when whens where wheres which who why will with would you your
 hows whos
 
-u ur ya yall pls plz rn tbh lol thx thanks thank guys hiya yo ok okay idk wanna gonna also
+u ur ya yall pls plz rn tbh lol b4 4ever thx thanks thank guys hiya yo ok okay idk wanna gonna also
 really actually quick question anyone know tell wondering wonder know want need get got
 rly w bc cuz abt dont don doesnt cant isnt wont didnt aint hasnt havent gotta lemme r q
 ugh nah yeah yep hmm stuff thing things kinda sorta like literally basically one ones all

@@ -59,6 +59,8 @@ async def test_an_empty_knowledge_base_declines_every_factual_question(db):
     ("do the drift pants come in a long leg?", "JP-103"),        # pants ~ trousers
     ("what color options for the harbor shirt", "JP-101"),     # American spellings
     ("hw do i wash lnen", "How do I wash linen?"),             # typos
+    ("can i chnage the adress of my order", "Can I change or cancel my order?"),  # swapped letters
+    ("how do i speak to a human", "How do I contact a person?"),  # everyday synonyms
 ])
 async def test_other_names_spellings_and_typos_find_the_entry(grounder, question, source):
     outcome = await grounder.respond(GUILD, question)

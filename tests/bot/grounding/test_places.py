@@ -72,3 +72,4 @@ async def test_a_place_that_is_not_a_destination_is_left_to_the_words(shop):
     assert not unlisted_place("is the merino knitted in peru?", terms, vocab.named)
     terms = retriever.terms("do you ship to peru?", vocab)
     assert unlisted_place("do you ship to peru?", terms, vocab.named)
+

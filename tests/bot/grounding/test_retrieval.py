@@ -1,0 +1,21 @@
+"""How a question's words meet the shop's: dictionary forms and time-of-day questions."""
+
+from bot.grounding.retrieval import Retriever, has_clock, lemmas
+from tests.bot.grounding.conftest import GUILD
+
+
+def test_an_inflected_word_is_matched_in_its_dictionary_form():
+    assert "send" in lemmas("sent") and "wear" in lemmas("wore") and "big" in lemmas("bigger")
+    assert lemmas("linen") == ()
+
+
+def test_a_time_of_day_is_told_from_a_duration():
+    assert has_clock("before 1 pm Pacific") and has_clock("9:00 to 16:00") and has_clock("10.30am")
+    assert not has_clock("3 to 5 working days") and not has_clock("wash at 30 °C")
+
+
+async def test_opening_hours_are_held_by_an_entry_stating_a_time(shop):
+    retriever = Retriever(shop)
+    terms, hits = await retriever.retrieve(GUILD, "what hours is the portland studio open")
+    assert hits[0].stored.entry.title == "Do you have a physical shop?"
+    assert hits[0].coverage == 1.0
