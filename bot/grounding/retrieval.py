@@ -53,6 +53,7 @@ TITLE_BOOST = 1.5
 MAX_WEIGHT = 3.0  # one rare word ("lanky", "creased") must not outweigh the rest
 UNKNOWN_WEIGHT = 2.5  # a word neither the shop nor English knows: a name, slang, a typo
 UNKNOWN_GRAM = 0.1
+PLACE_WEIGHT = 2.0  # at least: "the US" is all small words, and a place is what is asked
 # An entry answers when coverage + DENSE_WEIGHT * similarity reaches the answerer's
 # threshold (both calibrated together, README: "Grounded answers"). The dense model reads
 # no Chinese or Japanese, so a mostly-CJK question gets LEXICAL_SIMILARITY for every
@@ -160,7 +161,8 @@ def lemmas(word: str) -> tuple[str, ...]:
     "big"; ``lemminflect``'s tables), other than the word itself."""
     from lemminflect import getAllLemmas
 
-    return tuple(dict.fromkeys(l for forms in getAllLemmas(word).values() for l in forms if l != word))
+    return tuple(dict.fromkeys(form for forms in getAllLemmas(word).values() for form in forms
+                               if form != word))
 
 
 def load() -> None:
@@ -233,8 +235,8 @@ class Retriever:
     def terms(self, question: str, vocab: Vocabulary) -> list[Term]:
         """The question's content terms, matched to the shop's vocabulary."""
         found = places.find(question)
-        out = [Term(p.name, frozenset(), max(_weight(w, vocab) for w in p.words), place=p.ids)
-               for p in found]
+        out = [Term(p.name, frozenset(), max(PLACE_WEIGHT, *(_weight(w, vocab) for w in p.words)),
+                    place=p.ids) for p in found]
         within = {w for p in found for w in p.words}
         for word in query_terms(question):
             if word in within:
