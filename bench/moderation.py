@@ -12,10 +12,11 @@ hard benign cases (Scunthorpe-style words, "killer deal", angry but fair complai
 flagged.
 
 Data lines: {"text", "label": "flag" | "ok", "category"}; categories used here are
-toxic, spam, scam (flag) and benign, hard_benign, identity (ok). The default set,
-``bench/data/moderation.jsonl``, was written by a helper who did not see the rules, and
-the rules were then developed with its misses in view; ``bench/data/moderation_heldout.jsonl``
-was written afterwards by another who did not see them either, and is only scored.
+toxic, spam, scam (flag) and benign, hard_benign, identity (ok). Each set was written by
+a helper who did not see the rules. The default set, ``bench/data/moderation.jsonl``, and
+``bench/data/moderation_heldout.jsonl`` are development sets: rules were written with
+their misses in view. ``bench/data/moderation_heldout2.jsonl``, written after them by a
+helper who saw neither the code nor the other sets, is the held-out set, only scored.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-CONTENT = ("words", "threats", "scam", "links", "caps", "flood", "mentions", "toxicity")
+CONTENT = ("words", "threats", "scam", "promotion", "links", "caps", "flood", "mentions",
+           "toxicity")
 RATES = ("burst", "duplicates", "new_accounts")
 ACTIONS = frozenset({"delete", "warn", "timeout", "flag"})
 MAX_TIMEOUT_MINUTES = 28 * 24 * 60  # Discord's longest timeout
@@ -46,6 +47,7 @@ PARAMS: dict[str, dict[str, tuple]] = {
     "words": {"words": (list, MAX_WORDS), "defaults": (bool,)},
     "threats": {},
     "scam": {},
+    "promotion": {"allow": (list, 200)},
     "links": {"mode": (str, ("invites", "allowlist")), "allow": (list, 200)},
     "caps": {"min_letters": (int, 4, 2000), "ratio": (float, 0.3, 1.0)},
     "flood": {"max_lines": (int, 2, 200), "max_repeat": (int, 4, 2000),
@@ -61,6 +63,7 @@ DEFAULTS: dict[str, RuleConfig] = {
     "words": RuleConfig(actions=("delete", "warn"), params={"words": [], "defaults": True}),
     "threats": RuleConfig(actions=("delete", "warn", "flag")),
     "scam": RuleConfig(actions=("delete", "timeout", "flag"), timeout_minutes=60),
+    "promotion": RuleConfig(actions=("delete", "flag"), params={"allow": []}),
     "links": RuleConfig(actions=("delete", "warn"), params={"mode": "invites", "allow": []}),
     "caps": RuleConfig(actions=("delete",), params={"min_letters": 12, "ratio": 0.7}),
     "flood": RuleConfig(actions=("delete",), params={"max_lines": 10, "max_repeat": 15,
@@ -159,10 +162,10 @@ def apply(rule: str, base: RuleConfig, changes: dict) -> RuleConfig:
 
 
 def defaults(shop_domains: list[str] = ()) -> dict[str, RuleConfig]:
-    """The default rules, with the shop's own domains allowed and protected from
-    look-alikes (``rules.brands``)."""
+    """The default rules, with the shop's own domains allowed (its links are never an
+    advert) and protected from look-alikes (``rules.brands``)."""
     out = dict(DEFAULTS)
     if shop_domains:
-        out["links"] = replace(out["links"], params={**out["links"].params,
-                                                     "shop_domains": list(shop_domains)})
+        for rule in ("links", "promotion"):
+            out[rule] = replace(out[rule], params={**out[rule].params, "shop_domains": list(shop_domains)})
     return out

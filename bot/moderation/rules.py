@@ -1,5 +1,5 @@
 """The content rules: what one message's text alone shows (words, plain-word threats,
-scams, links, capitals, floods, mentions, toxicity). Rates and account age need state, in ``rates``.
+scams, advertising, links, capitals, floods, mentions, toxicity). Rates and account age need state, in ``rates``.
 
 Each rule is a plain function of the message text and the rule's parameters that returns
 what it found (a short detail a moderator reads) or None. Nothing here compiles a pattern
@@ -35,24 +35,47 @@ STRONG_BAIT = tuple(map(phrase_of, (
     "recovery phrase", "accidentally reported", "verify your account", "your password",
     "double your money", "guaranteed profit", "guaranteed returns", "send me your card",
     "card details", "wallet connect", "connect your wallet", "100x", "steam gift",
-    "crypto signals", "investment opportunity")))
+    "crypto signals", "investment opportunity", "investment plan", "withdraw profits",
+    "cvv", "security code", "last 4 digits", "expiry date", "digit code", "texted to you",
+    "sent to your phone", "pay me directly", "pay me first", "registration fee", "kit fee",
+    "presale", "doubling", "been selected", "log into your", "logging into your")))
 WEAK_BAIT = tuple(map(phrase_of, (
     "giveaway", "claim", "airdrop", "crypto", "bitcoin", "btc", "usdt", "forex", "profit",
     "invest", "investment", "dm me", "message me", "gift card", "steam card", "upfront",
     "free", "prize", "winner", "won", "limited time", "act fast", "nitro", "login",
-    "mentor", "passive income", "earn", "cash app", "paypal me")))
+    "mentor", "passive income", "earn", "cash app", "cashapp", "venmo", "zelle", "paypal me",
+    "pay me", "eth", "whatsapp me", "telegram me")))
 
 # Impersonation: a claim to be staff, with what a real team never asks for in a chat.
 STAFF_CLAIMS = tuple(map(phrase_of, (
     "support here", "support team here", "staff here", "admin here", "moderator here",
     "mod here", "from support", "from discord", "discord staff", "discord support",
-    "headquarters", "i work at", "i work for", "official staff", "trust and safety",
-    "i'm from", "i am from", "on behalf of")))
+    "headquarters", "i work at", "i work for", "i work in", "official staff", "trust and safety",
+    "i'm from", "i am from", "on behalf of", "from the support team", "from the team")))
 ASKS = tuple(map(phrase_of, (
     "password", "login", "log in", "verify", "verification", "code we", "code i", "digit code",
     "dm me", "send me", "send the", "pay", "fee", "card number", "your email", "click",
     "scan", "qr code", "personal paypal")))
 
+# Advertising (``promotion``): phrases that are always it, a member's own thing, the calls
+# to action that go with it, and an offer beside an outside link.
+ALWAYS_PROMO = tuple(map(phrase_of, (
+    "sub4sub", "sub 4 sub", "f4f", "follow for follow", "follow 4 follow", "l4l", "like for like",
+    "i follow back", "follow back", "buy followers", "cheap followers", "followers likes",
+    "link in bio", "link in my bio", "link in my profile", "onlyfans", "dm for price",
+    "dm me for the price", "dm me for price", "price list")))
+OWN_THING = tuple(map(phrase_of, (
+    "my channel", "my store", "my shop", "my page", "my server", "my youtube", "my insta",
+    "my instagram", "my tiktok", "my etsy", "my depop", "my soundcloud", "my twitch",
+    "my profile", "my team", "my business", "my brand", "my website", "my site",
+    "my stream", "my podcast", "my blog", "my ebay", "my vinted", "my fiverr", "my course",
+    "my dropshipping", "my music", "my art", "my mixtape")))
+CALLS = tuple(map(phrase_of, (
+    "check out", "check my", "check it out", "check them out", "follow me", "subscribe", "sub pls", "vote for", "join", "dm me",
+    "message me", "buy", "use code", "use my code", "rate my", "drop your", "support me",
+    "visit", "shop now", "order now", "sign up")))
+_OFFER = re.compile(r"\d+\s?%\s?off|[$€£]\s?\d|\d+\s?(?:usd|eur|gbp)\b|\bfree\b|\bcheap|\bdeals?\b|"
+                    r"\bdiscount|\bpromo\b|\bcode\b|\blimited\b|\bworth\b", re.IGNORECASE)
 INVITE_HOSTS = ("discord.gg", "dsc.gg", "discord.me", "discord.io")
 INVITE_PATHS = ("discord.com/invite", "discordapp.com/invite")
 SHORTENERS = frozenset("bit.ly tinyurl.com goo.gl is.gd cutt.ly shorturl.at rb.gy t.ly "
@@ -115,7 +138,8 @@ def brands(shop_domains: list[str] = ()) -> dict[str, tuple[str, ...]]:
 
 def suspicious(host: str, known: dict[str, tuple[str, ...]] = BRANDS) -> str | None:
     """Why a host looks like phishing: a shortener, or a known brand's name imitated (in a
-    part of the name, spelt one or two letters off, or run together: "juniper-and-pine")."""
+    part of the name, spelt one or two letters off, run together: "juniper-and-pine", or
+    one letter off inside a longer name: "dlscordapp")."""
     if host in SHORTENERS:
         return f"a link shortener ({host})"
     labels = host.split(".")[:-1]
@@ -125,8 +149,10 @@ def suspicious(host: str, known: dict[str, tuple[str, ...]] = BRANDS) -> str | N
         near = 1 if len(brand) < 7 else 2
         for label in labels:
             parts = label.split("-")
-            if brand in label.replace("-", "") or any(
-                    Levenshtein.distance(p, brand) <= near for p in parts if len(p) >= 4):
+            joined = label.replace("-", "")
+            windows = (joined[i:i + len(brand)] for i in range(len(joined) - len(brand) + 1))
+            if brand in joined or any(Levenshtein.distance(p, brand) <= near for p in parts if len(p) >= 4) \
+                    or any(Levenshtein.distance(w, brand) <= 1 for w in windows):
                 return f"a look-alike of {brand} ({host})"
     return None
 
@@ -157,6 +183,22 @@ def scam(text: str, norm: Normalized, params: dict) -> str | None:
     linked = bool(links_in(text))
     if weak >= 2 or (weak and linked and any(suspicious(h) for h, _ in links_in(text))):
         return "scam bait"
+    return None
+
+
+def promotion(text: str, norm: Normalized, params: dict) -> str | None:
+    """Advertising: follow-for-follow and bought followers anywhere; a member's own
+    channel, shop or server with a call to follow, buy or visit (or a link); an outside
+    link with an offer ("15% off", "$5", "3 months free"). A link to the shop's own pages,
+    or a member sharing a video or a post without selling, is not advertising."""
+    if any(contains(norm, p) for p in ALWAYS_PROMO):
+        return "self-promotion"
+    shop = [d.casefold().removeprefix("www.") for d in [*params["allow"], *params.get("shop_domains", ())]]
+    outside = [h for h, _ in links_in(text) if not _allowed(h, shop)]
+    if any(contains(norm, p) for p in OWN_THING) and (outside or any(contains(norm, p) for p in CALLS)):
+        return "self-promotion"
+    if outside and _OFFER.search(text):
+        return f"an advert ({outside[0]})"
     return None
 
 
@@ -229,8 +271,8 @@ def threats(text: str, norm: Normalized, params: dict) -> str | None:
 
 
 CONTENT_RULES: dict[str, Rule] = {"words": words, "threats": threats, "scam": scam,
-                                  "links": links, "caps": caps, "flood": flood,
-                                  "mentions": mentions}
+                                  "promotion": promotion, "links": links, "caps": caps,
+                                  "flood": flood, "mentions": mentions}
 
 
 def check_content(text: str, params: dict[str, dict]) -> dict[str, str]:

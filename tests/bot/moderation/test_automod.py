@@ -25,7 +25,7 @@ GUILD = 1
 def test_verdicts_name_the_rules_and_join_their_actions():
     automod = Automod(defaults())
     v = automod.check("FREE NITRO https://disc0rd-gift.com/claim")
-    assert v.flagged and set(v.rules) == {"scam", "links"}
+    assert v.flagged and set(v.rules) == {"scam", "promotion", "links"}
     assert v.actions == ("delete", "warn", "timeout", "flag")  # fixed order, no repeats
     ok = automod.check("does the linen shirt run small?")
     assert ok.as_json() == {"text": "does the linen shirt run small?", "flagged": False,

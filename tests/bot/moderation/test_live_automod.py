@@ -93,7 +93,7 @@ async def test_a_new_account_link_and_an_action_the_bot_cannot_take_reach_the_mo
         await rt.pipeline.on_message(Incoming(
             message_id=message_id, guild_id=GUILD_ID, channel_id=CHANNELS["general"],
             channel_name="general", author_id=member_id("cy"), author_name="cy",
-            content="great deals at https://example.org/shop", created_at=now,
+            content="look at my fit https://example.org/photo", created_at=now,
             author_created_at=now - age_h * 3_600_000), reply)
     logged = [line for line in out.getvalue().splitlines()  # the young account only: a
               if not FIRST_NOTE.match(line)]                 # report, and the failure

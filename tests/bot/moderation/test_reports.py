@@ -16,7 +16,7 @@ async def test_members_report_a_message_and_a_moderator_resolves_it_with_a_butto
     rt, console, out = bot_runtime
     await rt.services.guilds.set_guild(GUILD_ID, "modlog_channel_id", CHANNELS["mod-log"])
     lines = await console_lines(console, out, [
-        "ana: cheap followers, ask me how",
+        "ana: anyone wanna trade accounts, ask me how",
         "bo: !on @ana Report to moderators",
         "cy: !on @ana report to moderators",
         "bo: !on @ana Report to moderators",
@@ -36,7 +36,7 @@ async def test_members_report_a_message_and_a_moderator_resolves_it_with_a_butto
     assert "[bot → ana] That's your own message; you can edit or delete it yourself." in lines
     assert ("[bot → bo] You need the Timeout Members or Manage Server permission to use this "
             "button.") in lines
-    assert any(line.startswith("[server] ana's message in #general was deleted: cheap followers")
+    assert any(line.startswith("[server] ana's message in #general was deleted: anyone wanna trade")
                for line in lines)
     assert "┃ Reported by: 2 members" in lines  # the card after the press
     resolved = [line for line in lines if line.startswith("┃ Resolved:")]
@@ -44,8 +44,8 @@ async def test_members_report_a_message_and_a_moderator_resolves_it_with_a_butto
     assert "┃ Already resolved." in lines  # the second press changed nothing
     cases, _ = await CaseBook(rt.services.db).for_member(GUILD_ID, member_id("ana"))
     assert [(c.action, c.actor_id, c.evidence) for c in cases] == [
-        ("warn", member_id("mo"), "cheap followers, ask me how"),
-        ("delete", member_id("mo"), "cheap followers, ask me how")]
+        ("warn", member_id("mo"), "anyone wanna trade accounts, ask me how"),
+        ("delete", member_id("mo"), "anyone wanna trade accounts, ask me how")]
     assert cases[0].reason == "report 1: reported by a member"
 
 

@@ -6,7 +6,8 @@ from bot.moderation.config import defaults
 from bot.moderation.normalize import contains, normalize, phrase_of
 from bot.moderation.rules import check_content, links_in, repeated_unit, suspicious
 
-ALL = {name: {} for name in ("words", "threats", "scam", "links", "caps", "flood", "mentions")}
+ALL = {name: {} for name in ("words", "threats", "scam", "promotion", "links", "caps", "flood",
+                             "mentions")}
 
 
 def hits(text, **params):
@@ -103,6 +104,16 @@ def test_hostile_input_gets_a_verdict(text):
     ("go back where you came from", "telling people to leave the country"),
     ("people like them need to be deported", "wishing a group gone"),
     ("they are just vermin", "calling people vermin"),
+    ("we'll smash your face in", "a threat of violence"),
+    ("i will pay you and your mum a visit", "a threat of violence"),
+    ("maybe go hang yourself tbh", "telling someone to harm themselves"),
+    ("pls just go jump off a roof", "telling someone to harm themselves"),
+    ("everyone would be better off without u", "telling someone to harm themselves"),
+    ("you are so worthless lol", "insulting someone"),
+    ("you imbecile, read the pinned post", "insulting someone"),
+    ("catholics are all degenerates", "contempt for a group"),
+    ("refugees are a disease on this country", "contempt for a group"),
+    ("girls belong in a cage", "contempt for a group"),
 ])
 def test_plain_word_threats_and_hate_are_caught(text, kind):
     assert hits(text).get("threats") == kind
@@ -113,6 +124,27 @@ def test_plain_word_threats_and_hate_are_caught(text, kind):
     "I hope you didn't get hurt in that crash", "hope you have a lovely day",
     "go back to the cart and check out", "these jeans are garbage, I want a refund",
     "this dress slays, killer deal", "the heat is killing me", "I burn candles every night",
+    "mind you don't cut yourself on the staples", "as a catholic I love the modest range",
+    "refugees are welcome at our repair cafe", "you are going to look amazing", "thank you for your kind reply",
+    "this jacket is worthless in the rain", "I'm breaking in my boots this week",
 ])
 def test_product_talk_with_the_same_words_is_not_a_threat(text):
     assert "threats" not in hits(text)
+
+
+@pytest.mark.parametrize("text", [
+    "f4f? i always follow back", "selling 10k followers for $20, dm for price",
+    "new beats on my soundcloud, go check them out", "my etsy shop has candles https://etsy.com/shop/x",
+    "50% off all hoodies at https://cheap-hoodies.example", "3 months free at vpnthing.net",
+])
+def test_advertising_is_promotion(text):
+    assert "promotion" in hits(text)
+
+
+@pytest.mark.parametrize("text", [
+    "the lookbook is up https://juniperandpine.example/lookbook", "killer deal, 40% off the throws today",
+    "their review of the boots is great https://www.youtube.com/watch?v=x", "does the code stack with the sale?",
+    "follow them on insta, restocks go up there first",
+])
+def test_sharing_and_shop_talk_is_not_promotion(text):
+    assert "promotion" not in hits(text, promotion={"allow": [], "shop_domains": ["juniperandpine.example"]})
