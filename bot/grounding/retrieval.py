@@ -24,7 +24,11 @@ Before scoring, each question word is matched to the shop's own vocabulary:
     words ("stock", "available", "sold out") by its stock state, "how long" by any
     duration and "opening hours" or "cut-off time" by any time of day ("1 pm", "9:00");
   * a place ("Seoul", "NZ", "Ohio") is one term, held by an entry that names it or a
-    place it lies in (``places``: "South Korea", "within the US").
+    place it lies in (``places``: "South Korea", "within the US"), and "which city" or
+    "what country" by one naming a place of that kind;
+  * a few shopping idioms are one term, held by the word a shop writes or by the idiom's
+    own: "send it back" by "return", "get my money back" by "refund", "hasn't come" by
+    "arrived".
 """
 
 from __future__ import annotations
@@ -68,6 +72,17 @@ DURATION_WORDS = frozenset("long quickly fast soon 多久 几天".split())
 CLOCK_WORDS = frozenset("hours open opens opening close closes closing cutoff time 几点 营业".split())
 _CLOCK = re.compile(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b\d{1,2}:\d{2}\b|"
                     r"\b(?:noon|midday|midnight)\b|\d{1,2}\s?点", re.IGNORECASE)
+# "which city", "what country": held by an entry naming a place of that kind.
+PLACE_KINDS = {"city": "city", "town": "city", "country": "country", "countries": "country"}
+# Shopping idioms whose words say less than they mean: each is one term, held by the word
+# a shop writes for it or by the idiom's own (a shop may write "send it back" too).
+IDIOMS = tuple((re.compile(pattern, re.IGNORECASE), word, frozenset(own)) for pattern, word, own in (
+    (r"\bsend(?:ing)? (?:it |them |this |that |these |those |stuff |things )?back\b", "return", ("send",)),
+    (r"\b(?:get|have|want) (?:my |our |the )?money back\b", "refund", ("money",)),
+    (r"\bback in stock\b", "restock", ("stock",)),
+    (r"\b(?:has ?n[o']?t|have ?n[o']?t|never|not|still not) (?:come|came|arrived|turned up|shown up)\b",
+     "arrived", ()),
+))
 STOCK_WORDS = frozenset("stock stocked instock available availability unavailable sold "
                         "soldout restock restocked 有货 缺货 现货 库存".split())
 
@@ -99,6 +114,7 @@ class Term:
     stock: bool = False
     duration: bool = False  # "how long": held by any entry that states a duration
     clock: bool = False     # "opening hours", "cut-off time": by one that states a time of day
+    place_kind: str = ""    # "which city": by one naming a city
     place: frozenset[str] = frozenset()  # a place's ids (``places``): held by an entry naming one
 
 
@@ -234,14 +250,23 @@ class Retriever:
 
     def terms(self, question: str, vocab: Vocabulary) -> list[Term]:
         """The question's content terms, matched to the shop's vocabulary."""
+        out = []
+        for pattern, word, own in IDIOMS:
+            if pattern.search(question):
+                out.append(Term(word, frozenset({stem(w) for w in {word, *own}}), _weight(word, vocab)))
+                question = pattern.sub(" ", question)
         found = places.find(question)
-        out = [Term(p.name, frozenset(), max(PLACE_WEIGHT, *(_weight(w, vocab) for w in p.words)),
-                    place=p.ids) for p in found]
+        out += [Term(p.name, frozenset(), max(PLACE_WEIGHT, *(_weight(w, vocab) for w in p.words)),
+                     place=p.ids) for p in found]
         within = {w for p in found for w in p.words}
         for word in query_terms(question):
             if word in within:
                 continue
             price, stock = word in PRICE_WORDS, word in STOCK_WORDS
+            if word in PLACE_KINDS:
+                out.append(Term(word, frozenset({stem(word)}), _weight(word, vocab),
+                                place_kind=PLACE_KINDS[word]))
+                continue
             if word in DURATION_WORDS or word in CLOCK_WORDS:
                 out.append(Term(word, frozenset({stem(word)}), _weight(word, vocab),
                                 duration=word in DURATION_WORDS, clock=word in CLOCK_WORDS))
@@ -364,6 +389,8 @@ class Retriever:
                                         or (term.stock and stored.entry.in_stock is not None))
                            or term.duration and has_duration(f"{title} {rest}")
                            or term.clock and has_clock(f"{title} {rest}")
+                           or bool(term.place_kind) and any(
+                               i.startswith(term.place_kind + ":") for i in vocab.places.get(stored.id, ()))
                            or bool(term.place & vocab.places.get(stored.id, frozenset())))
             keys = term.stems & anywhere
             if not keys and not field_match:

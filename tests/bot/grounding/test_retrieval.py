@@ -19,3 +19,12 @@ async def test_opening_hours_are_held_by_an_entry_stating_a_time(shop):
     terms, hits = await retriever.retrieve(GUILD, "what hours is the portland studio open")
     assert hits[0].stored.entry.title == "Do you have a physical shop?"
     assert hits[0].coverage == 1.0
+
+
+async def test_shopping_idioms_and_place_kinds_meet_the_shops_words(grounder):
+    cases = {"i want to send these back, whats the policy": "What is your return policy?",
+             "my order has not turned up yet, what now?": "My order hasn't arrived. What should I do?",
+             "what city is the studio in": "Do you have a physical shop?"}
+    for question, source in cases.items():
+        outcome = await grounder.respond(GUILD, question)
+        assert outcome.kind == "answer" and outcome.sources[0] == source, question
