@@ -76,10 +76,14 @@ CJK_FACT_WORDS = ("价格", "多少钱", "几钱", "运费", "包邮", "邮费",
                   "地址", "电话", "邮箱", "联系", "客服", "优惠", "折扣", "打折", "会员", "积分",
                   "发票", "支付", "付款", "保修", "材质", "面料", "门店", "寄")
 _QUESTION_START = re.compile(
-    r"^\s*(?:\W*\s*)?(?:(?:hi|hey|hello|yo|hiya)\b[\s,!.]*)?(?:how|what|whats|when|where|which|"
+    r"^\s*(?:\W*\s*)?(?:(?:hi|hey|hello|yo|hiya)\b[\s,!.]*)?(?:how|what(?! an? )|whats|when|where|which|"
     r"who|why|is|are|do|does|did|can|could|will|would|should|any|anyone|wheres|hows|whens)\b",
     re.IGNORECASE)
-_WH_WORD = re.compile(r"\b(?:how|what|whats|when|whens|where|wheres|which|why)\b", re.IGNORECASE)
+_WH_WORD = re.compile(r"\b(?:how|what(?! an? )|whats|when|whens|where|wheres|which|why)\b",
+                      re.IGNORECASE)  # not "what a great shop"
+# A question asked mid-sentence without a comma: "im 6'4 do ur trousers come long".
+_ASKS_INSIDE = re.compile(r"\b(?:do|does|can|could|will|would|is|are)\s+(?:u|you|ur|your|ya|they|the|"
+                          r"it|these|those|i|we)\b", re.IGNORECASE)
 _CLAUSE = re.compile(r"[,.;:!&]+|\b(?:and|but|or|so|lol)\b", re.IGNORECASE)
 _OPINION = re.compile(r"\b(?:what do you think|do you (?:like|love|prefer)|your fav(?:ou?rite)?|"
                       r"how are you|who are you|are you a bot|tell me a joke)\b", re.IGNORECASE)
@@ -111,9 +115,10 @@ class Outcome:
 
 
 def is_question(text: str) -> bool:
-    """A question mark, a question word anywhere ("ordered sunday, when does it ship"), or
-    a clause opening like a question ("do u ship to canada", "... , can i swap it")."""
-    return ("?" in text or "？" in text or bool(_WH_WORD.search(text))
+    """A question mark, a question word anywhere ("ordered sunday, when does it ship"), a
+    clause opening like a question ("do u ship to canada", "... , can i swap it") or one
+    asked inside a sentence ("im 6'4 do ur trousers come long")."""
+    return ("?" in text or "？" in text or bool(_WH_WORD.search(text)) or bool(_ASKS_INSIDE.search(text))
             or any(_QUESTION_START.match(clause) for clause in _CLAUSE.split(text))
             or bool(_CJK_QUESTION.search(text)))
 
@@ -163,7 +168,7 @@ class Grounder:
                       recent: Sequence[str] = ()) -> Outcome:
         """How to answer ``question`` in ``guild_id``; ``recent`` are the member's earlier
         messages in this conversation, newest first (for "how much is it?")."""
-        if _OPINION.search(question) or _STATEMENT.match(question):
+        if _OPINION.search(question) or (_STATEMENT.match(question) and not is_question(question)):
             return self._observed(question, Outcome("chat"))
         interests = await self.retriever.products_named(guild_id, recent[:3]) if _REFERENCE.search(question) else []
         terms, hits = await self.retriever.retrieve(guild_id, question, also=interests)

@@ -45,7 +45,8 @@ async def test_a_factual_question_with_nothing_relevant_is_declined(grounder, qu
 
 
 @pytest.mark.parametrize("message", ["how are you today?", "lol that's so true", "I'm a size M, thanks!",
-                                     "what do you think of linen?"])
+                                     "what do you think of linen?",
+                                     "i'm so happy with my order, what a great shop"])
 async def test_small_talk_and_opinions_go_to_the_model(grounder, message):
     assert (await grounder.respond(GUILD, message)).kind == "chat"
 
@@ -138,3 +139,8 @@ async def test_a_trusted_model_whose_draft_fails_the_check_falls_back_to_the_quo
     # Whatever the tiny random model wrote, what the member sees checks out.
     assert unsupported(outcome.text, sources_of(hits[:2])) == []
     assert "$128" in outcome.text or "Source: JP-102" in outcome.text
+
+
+async def test_a_question_inside_a_statement_is_still_a_question(grounder):
+    outcome = await grounder.respond(GUILD, "im short do the drift trousers come in a short leg")
+    assert outcome.kind == "answer" and outcome.sources[0] == "JP-103"
