@@ -11,9 +11,10 @@ For each message the bot answers:
      ``bench/data/demo_questions.jsonl`` and checked on the held-out shops in
      ``bench/data``), answer from it, and from a second entry when that one answers a part
      the first does not ("how long is shipping and what's the return window"); but a
-     question asking for a phone number, a street address, measurements or a weight is
-     answered only from entries holding one, and one about a single order by its number
-     is for the team (``asked``);
+     question asking for a phone number, a street address, measurements, a weight or a
+     restock date is answered only from entries holding one, one about a single order by
+     its number is for the team (``asked``), and "do you sell / offer X" only from
+     entries about X (``not_offered``);
   5. else, if the message is a factual question (it asks about something the shop would
      know: a price, an order, a policy, an opening hour, or it shares words with the
      knowledge base), decline: "I don't know", and who on the team can help;
@@ -36,9 +37,9 @@ from dataclasses import dataclass
 from bot.grounding import compose
 from bot.grounding.asked import unanswered_kind
 from bot.grounding.facts import Source, unsupported
-from bot.grounding.retrieval import DENSE_WEIGHT, Hit, Retriever, Term
+from bot.grounding.retrieval import DENSE_WEIGHT, Hit, Retriever, Term, entry_keys
 from bot.kb import PRODUCT, KnowledgeBase, Stored
-from bot.kb.terms import fold
+from bot.kb.terms import fold, query_terms
 from bot.model import ChatModel, ChatRequest
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,30 @@ def unlisted_place(text: str, terms: Sequence[Term], named: frozenset[str]) -> b
     return any(t.place and not t.place & named for t in terms)
 
 
+_OFFER_ASK = re.compile(r"\b(?:do|can)\s+(?:you|u|ya|yall)\s+(?:guys\s+)?(?:sell|carry|stock|"
+                        r"offer|have|do|make)\s+(?P<thing>[^?.!,;]*)", re.IGNORECASE)
+_THING_END = re.compile(r"\b(?:if|for|like|that|which|to|in|on|at|or|and|with|when|so|because|i|my)\b",
+                        re.IGNORECASE)
+
+
+def not_offered(question: str, terms: Sequence[Term], chosen: Sequence[Hit]) -> bool:
+    """Does the question ask whether the shop sells or offers a thing ("do you offer gift
+    wrapping?") that the chosen entries are not about? They must name it in a title (an
+    FAQ question, a product's name or category) and hold all of its words: the gift-card
+    answer is not about gift wrapping, nor the wax bar about repairs."""
+    asked = _OFFER_ASK.search(question)
+    if asked is None:
+        return False
+    thing = set(query_terms(_THING_END.split(asked.group("thing"), 1)[0])) - {"any", "kind", "kinds", "sort"}
+    words = [t for t in terms if t.text in thing]
+    if not words:
+        return False
+    titles = set().union(*(entry_keys(f"{h.stored.entry.title} {h.stored.entry.category or ''}")
+                           for h in chosen))
+    held = set().union(*(h.matched for h in chosen))
+    return not (any(t.stems & titles for t in words) and all(t.text in held for t in words))
+
+
 def source_of(stored: Stored) -> Source:
     """What a text citing ``stored`` may state: the entry's every field as text."""
     e = stored.entry
@@ -179,8 +204,9 @@ class Grounder:
         if unlisted_place(question, terms, vocab.named):
             return self._observed(question, Outcome("decline", ranked=ranked))
         chosen = self.choose(hits, terms)
-        if chosen and unanswered_kind(question, [source_of(h.stored).text for h in chosen]):
-            chosen = []  # it asks for a phone number, an address, ... the entries lack
+        if chosen and (unanswered_kind(question, [source_of(h.stored).text for h in chosen])
+                       or not_offered(question, terms, chosen)):
+            chosen = []  # it asks for a phone number, an address, a thing ... the entries lack
         if chosen:
             text = compose.answer(chosen, terms, vocab)
             if self._trusted:

@@ -1,5 +1,5 @@
 """Questions whose answer has a shape: a phone number, a street address, measurements, a
-weight, a quantity the member names, or one member's own order.
+weight, a restock date, a quantity the member names, or one member's own order.
 
 An entry can share most of a question's words and still not answer it: "what's the phone
 number of the Portland studio" and the studio's opening hours, "what are the dimensions
@@ -37,6 +37,11 @@ _KINDS = {
                                 re.IGNORECASE),
                      re.compile(rf"\d+(?:[.,]\d+)?\s?(?:[x×]\s?\d+(?:[.,]\d+)?\s?)*(?:{_LENGTH})(?![^\W\d_])",
                                 re.IGNORECASE)),
+    "date": (re.compile(r"\bwhen\b[^.?!]*\b(?:restock\w*|back in stock|coming back|come back|available again|"
+                        r"in stock again)|(?:啥|什么)时候(?:补货|有货|到货)", re.IGNORECASE),
+             re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:jan|feb|mar|apr|may|jun|jul|"
+                        r"aug|sep|oct|nov|dec)[a-z]*\.? \d|\b\d{1,2}[./-]\d{1,2}\b|\bnext (?:week|month)\b|"
+                        r"\d+月|周[一二三四五六日]|星期", re.IGNORECASE)),
     "weight": (re.compile(r"\b(?:weigh|weighs|weight of|how heavy)\b|多重", re.IGNORECASE),
                re.compile(rf"\d+(?:[.,]\d+)?\s?(?:{_MASS})(?![^\W\d_])", re.IGNORECASE)),
 }

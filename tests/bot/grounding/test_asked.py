@@ -18,6 +18,7 @@ STUDIO = "Our studio in Portland is open for fittings on Saturdays from 10 am to
     ("is the house blend sold in a 1kg bag?", "House blend, 250 g, whole bean.", "amount"),
     ("will a 16 inch laptop fit in the tote", "fits: a 15 inch laptop", "amount"),
     ("你们有客服电话吗", "邮箱 help@shop.example", "phone"),
+    ("when will the blue one be back in stock", "Sold out; sign up to be notified.", "date"),
 ])
 def test_a_shaped_question_is_not_answered_by_an_entry_without_that_shape(question, entry, kind):
     assert unanswered_kind(question, [entry]) == kind
@@ -34,6 +35,7 @@ def test_a_shaped_question_is_not_answered_by_an_entry_without_that_shape(questi
     ("will a 15 inch laptop fit in the tote", "fits: a 15 inch laptop"),
     ("is the 250g bag whole bean?", "House blend, 250 g, whole bean."),
     ("do you have size 10 M or 15 in stock", "Sizes 6 to 16."),  # sizes, not amounts
+    ("when will the blue one be back in stock", "Restocks land every Friday."),
 ])
 def test_an_entry_with_the_shape_or_a_question_without_one_passes(question, entry):
     assert unanswered_kind(question, [entry]) is None
@@ -44,3 +46,14 @@ async def test_the_studio_entry_does_not_answer_its_phone_number(grounder):
     assert outcome.kind == "decline"
     outcome = await grounder.respond(GUILD, "when is the portland studio open?")
     assert outcome.kind == "answer"
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("do you offer gift wrap?", "decline"),          # the gift-card answer is not about it
+    ("do you sell leather belts?", "decline"),
+    ("do you sell gift cards", "answer"),
+    ("do you do petite sizes", "answer"),
+    ("do they have pockets, the drift trousers", "answer"),  # about a product, not the shop
+])
+async def test_do_you_sell_is_answered_only_by_an_entry_about_the_thing(grounder, question, kind):
+    assert (await grounder.respond(GUILD, question)).kind == kind
