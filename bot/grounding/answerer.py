@@ -45,12 +45,14 @@ from bot.model import ChatModel, ChatRequest
 log = logging.getLogger(__name__)
 
 # The score (coverage + DENSE_WEIGHT * similarity, ``retrieval``) the best entry must
-# reach to be the answer, calibrated on the demo questions and checked on the held-out
-# shops in ``bench/data``. Neither signal separates answerable from unanswerable questions
-# cleanly (see README, "Grounded answers"): an unanswerable question usually has a related
-# entry ("gift wrapping" and the gift-card answer). 1.0 would decline more of those and
-# many more answerable questions. Either error quotes true entries; neither invents a fact.
-ANSWER_THRESHOLD = 0.9
+# reach to be the answer: the highest at which the demo questions' false declines meet
+# the issue's target (at most 0.05), checked on the held-out shops in ``bench/data``.
+# Neither signal separates answerable from unanswerable questions cleanly (README,
+# "Grounded answers"): an unanswerable question usually has a related entry. The checks
+# of what a question asks for (``asked``, places, ``not_offered``) decline most of those
+# whatever the score, which is why the threshold could come down from 0.9. Either error
+# quotes true entries or offers the team; neither invents a fact.
+ANSWER_THRESHOLD = 0.8
 # A second entry is added when it answers at least this much of what the first leaves.
 SECOND_ENTRY_GAIN = 0.3
 MAX_ENTRIES = 2
