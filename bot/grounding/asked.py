@@ -21,7 +21,7 @@ _LENGTH = r"cm|mm|m|in|inch|inches|ft|feet|metres?|meters?|\"|厘米|公分|毫�
 _MASS = r"g|kg|grams?|kilos?|oz|ounces?|lbs?|pounds|克|公斤|千克|斤"
 # A quantity a member names: not "m", "in" or "l" after a number, which are as often a
 # size ("a 10 M", "size 15 in stock").
-_AMOUNT = re.compile(r"(\d+(?:[.,]\d+)?)\s?(cm|mm|inch|inches|ft|feet|metres?|meters?|厘米|公分|毫米|"
+_AMOUNT = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)?)\s?(cm|mm|inch|inches|ft|feet|metres?|meters?|厘米|公分|毫米|"
                      rf"{_MASS}|ml|cl|litres?|liters?|毫升)(?![^\W\d_])", re.IGNORECASE)
 _KINDS = {
     "phone": (re.compile(r"\b(?:phone|telephone|tel|whatsapp|call you|ring you)\b|电话|手机号", re.IGNORECASE),
@@ -35,7 +35,7 @@ _KINDS = {
     # Not "height" or "measurements" alone: members give their own ("if I give my height").
     "measurements": (re.compile(r"\b(?:dimensions?|width|depth|how wide|how deep|measurements of)\b|尺寸",
                                 re.IGNORECASE),
-                     re.compile(rf"\d+(?:[.,]\d+)?\s?(?:[x×]\s?\d+(?:[.,]\d+)?\s?)*(?:{_LENGTH})(?![^\W\d_])",
+                     re.compile(rf"(?<![\d.,x×])\d+(?:[.,]\d+)?\s?(?:[x×]\s?\d+(?:[.,]\d+)?\s?)*(?:{_LENGTH})(?![^\W\d_])",
                                 re.IGNORECASE)),
     "date": (re.compile(r"\bwhen\b[^.?!]*\b(?:restock\w*|back in stock|coming back|come back|available again|"
                         r"in stock again)|(?:啥|什么)时候(?:补货|有货|到货)", re.IGNORECASE),
@@ -43,9 +43,9 @@ _KINDS = {
                         r"aug|sep|oct|nov|dec)[a-z]*\.? \d|\b\d{1,2}[./-]\d{1,2}\b|\bnext (?:week|month)\b|"
                         r"\d+月|周[一二三四五六日]|星期", re.IGNORECASE)),
     "weight": (re.compile(r"\b(?:weigh|weighs|weight of|how heavy)\b|多重", re.IGNORECASE),
-               re.compile(rf"\d+(?:[.,]\d+)?\s?(?:{_MASS})(?![^\W\d_])", re.IGNORECASE)),
+               re.compile(rf"(?<![\d.,])\d+(?:[.,]\d+)?\s?(?:{_MASS})(?![^\W\d_])", re.IGNORECASE)),
 }
-_ORDER_NUMBER = re.compile(r"#\s?\d{3,}|\border\s*(?:no\.?|number|num)?\s*\d{4,}", re.IGNORECASE)
+_ORDER_NUMBER = re.compile(r"#\s?\d{3,}|\border\s*(?:(?:no\.?|number|num)\s*)?\d{4,}", re.IGNORECASE)
 _STATUS = re.compile(r"\b(?:where|when|status|arrive|arrived|arriving|shipped|dispatched|tracking|"
                      r"track|delivered|update)\b", re.IGNORECASE)
 

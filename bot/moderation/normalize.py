@@ -20,6 +20,7 @@ member does to slip past a filter is undone first:
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 
@@ -75,6 +76,14 @@ class Normalized:
     tokens: tuple[str, ...]
     joined: tuple[str, ...]
 
+    @functools.cached_property
+    def plain(self) -> frozenset[str] | None:
+        """The tokens as a set when none is masked or stretched (then a word matches a
+        token only when equal, and a phrase can be ruled out by its first word), else None."""
+        if any("*" in t or stretched(t) for t in self.tokens):
+            return None
+        return frozenset(self.tokens)
+
     def text(self) -> str:
         """The message as one normalised line (what a classifier reads)."""
         return " ".join(self.tokens + self.joined)
@@ -109,6 +118,9 @@ def contains(message: Normalized, phrase: tuple[str, ...]) -> bool:
     """Does the message hold the phrase's words in a row (a one-word phrase anywhere)?"""
     if len(phrase) == 1 and any(token_matches(t, phrase[0]) for t in message.joined):
         return True
+    plain = message.plain
+    if plain is not None and not all(word in plain for word in phrase):
+        return False  # the common case: one set lookup per word, not a scan per phrase
     tokens, n = message.tokens, len(phrase)
     return any(all(token_matches(tokens[i + k], phrase[k]) for k in range(n))
                for i in range(len(tokens) - n + 1))

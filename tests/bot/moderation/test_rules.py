@@ -148,3 +148,10 @@ def test_advertising_is_promotion(text):
 ])
 def test_sharing_and_shop_talk_is_not_promotion(text):
     assert "promotion" not in hits(text, promotion={"allow": [], "shop_domains": ["juniperandpine.example"]})
+
+
+def test_a_phrase_is_ruled_out_by_a_set_lookup_only_when_no_token_is_masked_or_stretched():
+    assert normalize("buy cheap followers now").plain == {"buy", "cheap", "followers", "now"}
+    assert normalize("f*ck off").plain is None and contains(normalize("f*ck off"), phrase_of("fuck off"))
+    assert normalize("fuuuck off").plain is None and contains(normalize("fuuuck off"), phrase_of("fuck off"))
+    assert not contains(normalize("off we go, fun times"), phrase_of("fuck off"))
