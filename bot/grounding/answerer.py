@@ -85,8 +85,9 @@ _QUESTION_START = re.compile(
 _WH_WORD = re.compile(r"\b(?:how|what(?! an? )|whats|when|whens|where|wheres|which|why)\b",
                       re.IGNORECASE)  # not "what a great shop"
 # A question asked mid-sentence without a comma: "im 6'4 do ur trousers come long".
-_ASKS_INSIDE = re.compile(r"\b(?:do|does|can|could|will|would|is|are)\s+(?:u|you|ur|your|ya|they|the|"
-                          r"it|these|those|i|we)\b", re.IGNORECASE)
+# Not "is the" or "they are the": praise says those ("the refund is the fastest ever").
+_ASKS_INSIDE = re.compile(r"\b(?:do|does|can|could|will|would)\s+(?:u|you|ur|your|ya|they|the|it|these|"
+                          r"those|i|we)\b|\b(?:is|are)\s+(?:u|you|ya|there)\b", re.IGNORECASE)
 _CLAUSE = re.compile(r"[,.;:!&]+|\b(?:and|but|or|so|lol)\b", re.IGNORECASE)
 _OPINION = re.compile(r"\b(?:what do you think|do you (?:like|love|prefer)|your fav(?:ou?rite)?|"
                       r"how are you|who are you|are you a bot|tell me a joke)\b", re.IGNORECASE)
@@ -137,15 +138,16 @@ def is_factual(text: str, terms: Sequence[Term], hits: Sequence[Hit]) -> bool:
 
 
 def unlisted_place(text: str, terms: Sequence[Term], named: frozenset[str]) -> bool:
-    """Does the question send to, or order from, a place none of the shop's entries names
-    while they name others? (``named``: every place the entries name.)"""
+    """Does the question send to, or order from, a place none of the shop's shipping
+    entries names while they name others? (``named``: the places they name.)"""
     if not named or not set(re.findall(r"[^\W_]+", fold(text))) & DESTINATION_WORDS:
         return False
     return any(t.place and not t.place & named for t in terms)
 
 
+# Not "have" or "do": "do you have any tips on washing linen?" asks for advice, not stock.
 _OFFER_ASK = re.compile(r"\b(?:do|can)\s+(?:you|u|ya|yall)\s+(?:guys\s+)?(?:sell|carry|stock|"
-                        r"offer|have|do|make)\s+(?P<thing>[^?.!,;]*)", re.IGNORECASE)
+                        r"offer|make)\s+(?P<thing>[^?.!,;]*)", re.IGNORECASE)
 _THING_END = re.compile(r"\b(?:if|for|like|that|which|to|in|on|at|or|and|with|when|so|because|i|my)\b",
                         re.IGNORECASE)
 
@@ -203,7 +205,7 @@ class Grounder:
             hits = self._prefer(hits, interests)
         ranked = tuple(compose.source_name(h.stored) for h in hits[:3])
         vocab = await self.retriever.vocabulary(guild_id)
-        if unlisted_place(question, terms, vocab.named):
+        if unlisted_place(question, terms, vocab.destinations):
             return self._observed(question, Outcome("decline", ranked=ranked))
         chosen = self.choose(hits, terms)
         if chosen and (unanswered_kind(question, [source_of(h.stored).text for h in chosen])

@@ -40,7 +40,7 @@ _KINDS = {
     "date": (re.compile(r"\bwhen\b[^.?!]*\b(?:restock\w*|back in stock|coming back|come back|available again|"
                         r"in stock again)|(?:啥|什么)时候(?:补货|有货|到货)", re.IGNORECASE),
              re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:jan|feb|mar|apr|may|jun|jul|"
-                        r"aug|sep|oct|nov|dec)[a-z]*\.? \d|\b\d{1,2}[./-]\d{1,2}\b|\bnext (?:week|month)\b|"
+                        r"aug|sep|oct|nov|dec)[a-z]*\.? \d|\b\d{1,2}/\d{1,2}\b|\bnext (?:week|month)\b|"
                         r"\d+月|周[一二三四五六日]|星期", re.IGNORECASE)),
     "weight": (re.compile(r"\b(?:weigh|weighs|weight of|how heavy)\b|多重", re.IGNORECASE),
                re.compile(rf"(?<![\d.,])\d+(?:[.,]\d+)?\s?(?:{_MASS})(?![^\W\d_])", re.IGNORECASE)),
@@ -50,8 +50,23 @@ _STATUS = re.compile(r"\b(?:where|when|status|arrive|arrived|arriving|shipped|di
                      r"track|delivered|update)\b", re.IGNORECASE)
 
 
-def _amounts(text: str) -> set[tuple[float, str]]:
-    return {(float(n.replace(",", ".")), u.casefold().rstrip("s")) for n, u in _AMOUNT.findall(text)}
+# One spelling per unit, so "250 g" meets "250 grams" and "15 inch" meets "15 inches".
+_UNITS = {"inches": "inch", "feet": "ft", "metre": "m", "metres": "m", "meter": "m", "meters": "m",
+          "gram": "g", "grams": "g", "kilo": "kg", "kilos": "kg", "ounce": "oz", "ounces": "oz",
+          "lbs": "lb", "pounds": "lb", "litre": "l", "litres": "l", "liter": "l", "liters": "l",
+          "厘米": "cm", "公分": "cm", "毫米": "mm", "克": "g", "公斤": "kg", "千克": "kg", "毫升": "ml"}
+# A quantity a member says about themselves ("I'm 185 cm", "my waist is 32 inches").
+_ABOUT_ME = re.compile(r"\b(?:i'?m|i am|my \w+(?: is)?|i weigh|i wear)\s*$", re.IGNORECASE)
+
+
+def _amounts(text: str, *, member: bool = False) -> set[tuple[float, str]]:
+    found = set()
+    for match in _AMOUNT.finditer(text):
+        if member and _ABOUT_ME.search(text[max(0, match.start() - 20):match.start()]):
+            continue
+        unit = match.group(2).casefold()
+        found.add((float(match.group(1).replace(",", ".")), _UNITS.get(unit, unit)))
+    return found
 
 
 def unanswered_kind(question: str, entry_texts: Iterable[str]) -> str | None:
@@ -62,7 +77,7 @@ def unanswered_kind(question: str, entry_texts: Iterable[str]) -> str | None:
         return "order"
     texts = list(entry_texts)
     held = set().union(*map(_amounts, texts)) if texts else set()
-    if not _amounts(question) <= held:
+    if not _amounts(question, member=True) <= held:
         return "amount"  # "the blend in a 1kg bag" where the entries sell 250 g
     for kind, (asks, shape) in _KINDS.items():
         if asks.search(question) and not any(shape.search(t) for t in texts):

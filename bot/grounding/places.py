@@ -16,8 +16,8 @@ Only what a member plausibly means is read as a place: country names and the com
 short forms (UK, USA, EU, the States, NZ; not two-letter codes at large: "cm" is not
 Cameroon), US states, and cities of at least 500,000 people whose name is not an everyday word
 (not "Van" or "Victoria" unless a city of millions). A word both a country and a city or
-state (Singapore, Georgia) is the country; a country a shop more likely sells ("jersey",
-"guernsey", "panama") is no place.
+state (Singapore, Georgia) is the country; a name a shop more likely means otherwise
+("jersey", "guernsey", "panama", "bone china", "chile pepper") is no place.
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ ALIASES = {
     "nl": "country:NL", "hk": "country:HK",
 }
 # Country names that, in a shop, are more often goods or given names.
-NOT_PLACES = frozenset({"jersey", "guernsey", "panama", "turkey", "chad", "jordan"})
+NOT_PLACES = frozenset({"jersey", "guernsey", "panama", "turkey", "chad", "jordan", "china",
+                        "chile", "charlotte"})
 _WORLDWIDE = re.compile(r"\b(?:world ?wide|anywhere in the world|all countries|every country|"
-                        r"all over the world)\b", re.IGNORECASE)
+                        r"all over the world|(?:most|many) countries(?! in| of))\b", re.IGNORECASE)
 # In a shop's own text, "US" is the country only in capitals ("contact us" is not).
 _ENTRY_US = re.compile(r"\b(?:US|U\.S\.|USA)\b")
 MAX_WORDS = 4
@@ -95,7 +96,8 @@ def _gazetteer() -> dict[str, frozenset[str]]:
 
 
 def load() -> None:
-    """Read the gazetteer now (start-up, off the event loop), not at the first question."""
+    """Read the gazetteer now, in a worker thread (``retrieval`` does before it builds a
+    guild's vocabulary), not on the event loop at a question."""
     _gazetteer()
 
 

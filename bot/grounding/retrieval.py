@@ -57,6 +57,7 @@ TITLE_BOOST = 1.5
 MAX_WEIGHT = 3.0  # one rare word ("lanky", "creased") must not outweigh the rest
 UNKNOWN_WEIGHT = 2.5  # a word neither the shop nor English knows: a name, slang, a typo
 UNKNOWN_GRAM = 0.1
+PLACE_CANDIDATES = 10  # entries naming a place asked about, beyond those search found
 PLACE_WEIGHT = 2.0  # at least: "the US" is all small words, and a place is what is asked
 # An entry answers when coverage + DENSE_WEIGHT * similarity reaches the answerer's
 # threshold (both calibrated together, README: "Grounded answers"). The dense model reads
@@ -72,6 +73,8 @@ DURATION_WORDS = frozenset("long quickly fast soon 多久 几天".split())
 CLOCK_WORDS = frozenset("hours open opens opening close closes closing cutoff time 几点 营业".split())
 _CLOCK = re.compile(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b\d{1,2}:\d{2}\b|"
                     r"\b(?:noon|midday|midnight)\b|\d{1,2}\s?点", re.IGNORECASE)
+SHIPPING_WORDS = frozenset("ship ships shipping shipped deliver delivers delivery post postage "
+                           "international internationally countries".split())
 # "which city", "what country": held by an entry naming a place of that kind.
 PLACE_KINDS = {"city": "city", "town": "city", "country": "country", "countries": "country"}
 # Shopping idioms whose words say less than they mean: each is one term, held by the word
@@ -141,11 +144,9 @@ class Vocabulary:
     df: dict[str, int] = field(default_factory=dict)     # stem or bigram -> entries holding it
     entries: int = 0
     places: dict[int, frozenset[str]] = field(default_factory=dict)  # entry id -> places it names
-
-    @property
-    def named(self) -> frozenset[str]:
-        """Every place the shop's entries name."""
-        return frozenset().union(*self.places.values())
+    # Where the shop ships: the places named by entries about shipping (not a product's
+    # origin or the studio's city).
+    destinations: frozenset[str] = frozenset()
 
     def idf(self, key: str) -> float:
         return math.log(1 + (self.entries + 1) / (self.df.get(key, 0) + 0.5))
@@ -239,6 +240,8 @@ class Retriever:
             title, rest = entry_text(stored)
             if named := places.named(f"{title} {rest}"):
                 vocab.places[stored.id] = named
+                if SHIPPING_WORDS & set(split(f"{title} {rest}")[0]):
+                    vocab.destinations |= named
             words, grams = split(f"{title} {rest}")
             for word in set(words):
                 vocab.words[word] = vocab.words.get(word, 0) + 1
@@ -350,8 +353,9 @@ class Retriever:
         search = sorted({t.text for t in terms} | {s for t in terms for s in t.stems if not is_cjk(s)})
         found = await self.kb.search_terms(guild_id, search, limit=CANDIDATES)
         if asked := frozenset().union(*(t.place for t in terms)):  # the entries naming it
+            have = {s.id for s in found}
             found += [s for s in (await self.kb.listing(guild_id)).entries
-                      if vocab.places.get(s.id, frozenset()) & asked]
+                      if s.id not in have and vocab.places.get(s.id, frozenset()) & asked][:PLACE_CANDIDATES]
         if any(t.price or t.stock for t in terms):
             products = await self.kb.search_terms(guild_id, search, limit=CANDIDATES, kinds=[PRODUCT])
             found += products

@@ -69,7 +69,16 @@ async def test_a_place_that_is_not_a_destination_is_left_to_the_words(shop):
     vocab = await retriever.vocabulary(GUILD)
     terms = retriever.terms("is the merino knitted in peru?", vocab)
     assert any(t.place for t in terms)
-    assert not unlisted_place("is the merino knitted in peru?", terms, vocab.named)
+    assert not unlisted_place("is the merino knitted in peru?", terms, vocab.destinations)
     terms = retriever.terms("do you ship to peru?", vocab)
-    assert unlisted_place("do you ship to peru?", terms, vocab.named)
+    assert unlisted_place("do you ship to peru?", terms, vocab.destinations)
 
+
+
+async def test_only_shipping_entries_say_where_the_shop_ships(db):
+    kb = KnowledgeBase(db)
+    await kb.import_document(GUILD, parse_document("faq.md", (
+        b"## Do you ship abroad?\n\nYes, we ship internationally to most countries.\n\n"
+        b"## Where are the mugs made?\n\nOur mugs are thrown in Portugal.\n")))
+    outcome = await Grounder(kb).respond(GUILD, "do you ship to canada?")
+    assert outcome.kind == "answer" and outcome.sources == ("Do you ship abroad?",)
