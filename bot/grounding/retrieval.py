@@ -14,9 +14,9 @@ rarity among the shop's entries and counts a term in the title (a question, a pr
 name) half again, so "wash linen" finds the washing answer before the linen shirt.
 
 Before scoring, each question word is matched to the shop's own vocabulary:
-  * a word the shop does not use is tried in its dictionary form ("sent", "wore",
-    "bigger": ``lemminflect``), then against a short list of everyday shopping synonyms
-    (pants/trousers, jumper/sweater, color/colour, delivery/shipping);
+  * a word the shop does not use is tried in its other spelling, its dictionary form
+    ("sent", "wore", "bigger") and then a short list of everyday shopping synonyms
+    (pants/trousers, jumper/sweater, delivery/shipping): ``wording``;
   * failing that, a typo is corrected to the shop's nearest word (``rapidfuzz``, one
     edit, or two for a long word that is not English; swapping two letters is one edit),
     so "shiping", "retrun" and "adress" count;
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import math
 import re
 from collections.abc import Sequence
@@ -48,6 +47,7 @@ from rapidfuzz.distance import OSA
 from wordfreq import zipf_frequency
 
 from bot.grounding import dense, places
+from bot.grounding.wording import IDIOMS, SYNONYM_GROUPS, lemmas, spellings
 from bot.grounding.facts import DURATION
 from bot.kb import PRODUCT, KnowledgeBase, Stored
 from bot.kb.terms import is_cjk, mostly_cjk, query_terms, split, stem
@@ -77,36 +77,8 @@ SHIPPING_WORDS = frozenset("ship ships shipping shipped deliver delivers deliver
                            "international internationally countries".split())
 # "which city", "what country": held by an entry naming a place of that kind.
 PLACE_KINDS = {"city": "city", "town": "city", "country": "country", "countries": "country"}
-# Shopping idioms whose words say less than they mean: each is one term, held by the word
-# a shop writes for it or by the idiom's own (a shop may write "send it back" too).
-IDIOMS = tuple((re.compile(pattern, re.IGNORECASE), word, frozenset(own)) for pattern, word, own in (
-    (r"\bsend(?:ing)? (?:it |them |this |that |these |those |stuff |things )?back\b", "return", ("send",)),
-    (r"\b(?:get|have|want) (?:my |our |the )?money back\b", "refund", ("money",)),
-    (r"\bback in stock\b", "restock", ("stock",)),
-    (r"\b(?:has ?n[o']?t|have ?n[o']?t|never|not|still not) (?:come|came|arrived|turned up|shown up)\b",
-     "arrived", ()),
-))
 STOCK_WORDS = frozenset("stock stocked instock available availability unavailable sold "
                         "soldout restock restocked 有货 缺货 现货 库存".split())
-
-# Everyday shopping words with one meaning and two spellings or names; each group is
-# tried whole when the shop uses another member of it. Not any shop's vocabulary.
-SYNONYMS = [
-    {"trousers", "pants", "slacks"}, {"sweater", "jumper", "pullover"}, {"colour", "color"},
-    {"colours", "colors"}, {"shipping", "delivery", "postage"}, {"ship", "deliver", "send", "post"},
-    {"refund", "reimburse"}, {"exchange", "swap"}, {"tee", "tshirt"}, {"hoodie", "hoody", "sweatshirt"},
-    {"email", "mail"}, {"shop", "store"}, {"purchase", "order", "buy"},
-    {"cancel", "cancellation"}, {"clothes", "clothing", "garments"},
-    {"wash", "launder", "clean"}, {"size", "sizing", "fit"}, {"coupon", "voucher", "code"},
-    {"sneakers", "trainers"}, {"parcel", "package", "shipment"},
-    {"international", "intl", "abroad", "overseas"},
-    {"centre", "center"}, {"favourite", "favorite"}, {"grey", "gray"}, {"jacket", "coat"},
-    {"fabric", "material", "textile"}, {"person", "human", "staff", "agent"},
-    {"contact", "talk", "speak", "reach"}, {"cart", "basket"},
-    {"pyjamas", "pajamas", "pjs", "sleepwear", "nightwear"},
-]
-_SYNONYMS = {word: group for group in map(frozenset, SYNONYMS) for word in group}
-
 
 @dataclass(frozen=True)
 class Term:
@@ -158,28 +130,6 @@ def entry_text(stored: Stored) -> tuple[str, str]:
     rest = [e.body, e.category or "", e.key if e.kind == PRODUCT else ""]
     rest += [f"{k} {v}" for k, v in e.attributes.items()]
     return e.title, " ".join(rest)
-
-
-_SPELLINGS = (("our", "or"), ("or", "our"), ("re", "er"), ("er", "re"), ("ise", "ize"),
-              ("ize", "ise"), ("yse", "yze"), ("yze", "yse"), ("ogue", "og"), ("og", "ogue"),
-              ("ll", "l"), ("l", "ll"))
-
-
-def spellings(word: str) -> list[str]:
-    """British and American spellings of ``word`` (one suffix or inner "our"/"or" swap)."""
-    out = [word[: -len(a)] + b for a, b in _SPELLINGS if word.endswith(a) and len(word) > len(a) + 2]
-    out += [word.replace(a, b, 1) for a, b in (("our", "or"), ("or", "our")) if a in word[1:]]
-    return [w for w in dict.fromkeys(out) if w != word]
-
-
-@functools.lru_cache(maxsize=16_384)
-def lemmas(word: str) -> tuple[str, ...]:
-    """The dictionary forms of an inflected English word ("sent" -> "send", "bigger" ->
-    "big"; ``lemminflect``'s tables), other than the word itself."""
-    from lemminflect import getAllLemmas
-
-    return tuple(dict.fromkeys(form for forms in getAllLemmas(word).values() for form in forms
-                               if form != word))
 
 
 def load() -> None:
@@ -287,7 +237,7 @@ class Retriever:
             if lemma is not None:  # sent/send, wore/wear, bigger/big
                 out.append(Term(word, frozenset({stem(lemma)}), _weight(lemma, vocab), price, stock))
                 continue
-            group = next((g for g in map(_SYNONYMS.get, [word, *lemmas(word)]) if g), None)
+            group = next((g for g in map(SYNONYM_GROUPS.get, [word, *lemmas(word)]) if g), None)
             if group is not None:
                 known = {stem(w) for w in group if stem(w) in vocab.df}
                 if known:

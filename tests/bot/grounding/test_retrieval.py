@@ -1,6 +1,7 @@
 """How a question's words meet the shop's: dictionary forms and time-of-day questions."""
 
-from bot.grounding.retrieval import Retriever, has_clock, lemmas
+from bot.grounding.retrieval import Retriever, has_clock
+from bot.grounding.wording import lemmas
 from tests.bot.grounding.conftest import GUILD
 
 
