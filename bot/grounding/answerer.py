@@ -36,10 +36,11 @@ from dataclasses import dataclass
 
 from bot.grounding import compose
 from bot.grounding.asked import unanswered_kind
+from bot.grounding.focus import not_offered, unknown_thing
 from bot.grounding.facts import Source, unsupported
-from bot.grounding.retrieval import DENSE_WEIGHT, Hit, Retriever, Term, entry_keys
+from bot.grounding.retrieval import DENSE_WEIGHT, Hit, Retriever, Term
 from bot.kb import PRODUCT, KnowledgeBase, Stored
-from bot.kb.terms import fold, query_terms
+from bot.kb.terms import fold
 from bot.model import ChatModel, ChatRequest
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ _ASKS_INSIDE = re.compile(r"\b(?:do|does|can|could|will|would)\s+(?:u|you|ur|you
 _CLAUSE = re.compile(r"[,.;:!&]+|\b(?:and|but|or|so|lol)\b", re.IGNORECASE)
 _OPINION = re.compile(r"\b(?:what do you think|do you (?:like|love|prefer)|your fav(?:ou?rite)?|"
                       r"how are you|who are you|are you a bot|tell me a joke)\b", re.IGNORECASE)
-_CJK_QUESTION = re.compile(r"[吗呢？?]|多少|怎么|什么|哪|几|能不能|可不可以|有没有|是否")
+# A-not-A ("卖不卖", "有没有", "可不可以") asks as 吗 does.
+_CJK_QUESTION = re.compile(r"[吗呢？?啥咋]|多少|怎么|什么|哪|几|是否|([\u4e00-\u9fff])[不没]\1")
 _REQUEST = re.compile(r"\b(?:i (?:want|need|would like|wanna)|i'd like|help me|please|pls|plz)\b|"
                       r"请|想要|我要|帮我", re.IGNORECASE)
 # A message that tells rather than asks: thanks, agreement, what the member is or likes.
@@ -145,31 +147,6 @@ def unlisted_place(text: str, terms: Sequence[Term], named: frozenset[str]) -> b
     return any(t.place and not t.place & named for t in terms)
 
 
-# Not "have" or "do": "do you have any tips on washing linen?" asks for advice, not stock.
-_OFFER_ASK = re.compile(r"\b(?:do|can)\s+(?:you|u|ya|yall)\s+(?:guys\s+)?(?:sell|carry|stock|"
-                        r"offer|make)\s+(?P<thing>[^?.!,;]*)", re.IGNORECASE)
-_THING_END = re.compile(r"\b(?:if|for|like|that|which|to|in|on|at|or|and|with|when|so|because|i|my)\b",
-                        re.IGNORECASE)
-
-
-def not_offered(question: str, terms: Sequence[Term], chosen: Sequence[Hit]) -> bool:
-    """Does the question ask whether the shop sells or offers a thing ("do you offer gift
-    wrapping?") that the chosen entries are not about? They must name it in a title (an
-    FAQ question, a product's name or category) and hold all of its words: the gift-card
-    answer is not about gift wrapping, nor the wax bar about repairs."""
-    asked = _OFFER_ASK.search(question)
-    if asked is None:
-        return False
-    thing = set(query_terms(_THING_END.split(asked.group("thing"), 1)[0])) - {"any", "kind", "kinds", "sort"}
-    words = [t for t in terms if t.text in thing]
-    if not words:
-        return False
-    titles = set().union(*(entry_keys(f"{h.stored.entry.title} {h.stored.entry.category or ''}")
-                           for h in chosen))
-    held = set().union(*(h.matched for h in chosen))
-    return not (any(t.stems & titles for t in words) and all(t.text in held for t in words))
-
-
 def source_of(stored: Stored) -> Source:
     """What a text citing ``stored`` may state: the entry's every field as text."""
     e = stored.entry
@@ -209,7 +186,8 @@ class Grounder:
             return self._observed(question, Outcome("decline", ranked=ranked))
         chosen = self.choose(hits, terms)
         if chosen and (unanswered_kind(question, [source_of(h.stored).text for h in chosen])
-                       or not_offered(question, terms, chosen)):
+                       or not_offered(question, terms, chosen)
+                       or unknown_thing(question, terms, vocab.df)):
             chosen = []  # it asks for a phone number, an address, a thing ... the entries lack
         if chosen:
             text = compose.answer(chosen, terms, vocab)

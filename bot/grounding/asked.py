@@ -45,6 +45,8 @@ _KINDS = {
     "weight": (re.compile(r"\b(?:weigh|weighs|weight of|how heavy)\b|多重", re.IGNORECASE),
                re.compile(rf"(?<![\d.,])\d+(?:[.,]\d+)?\s?(?:{_MASS})(?![^\W\d_])", re.IGNORECASE)),
 }
+# A restock date is stated by an entry about stock, not the studio's opening days.
+_ABOUT_STOCK = re.compile(r"stock|restock|sold out|available|back|补货|有货|到货|库存|缺货|上新", re.IGNORECASE)
 _ORDER_NUMBER = re.compile(r"#\s?\d{3,}|\border\s*(?:(?:no\.?|number|num)\s*)?\d{4,}", re.IGNORECASE)
 _STATUS = re.compile(r"\b(?:where|when|status|arrive|arrived|arriving|shipped|dispatched|tracking|"
                      r"track|delivered|update)\b", re.IGNORECASE)
@@ -80,6 +82,7 @@ def unanswered_kind(question: str, entry_texts: Iterable[str]) -> str | None:
     if not _amounts(question, member=True) <= held:
         return "amount"  # "the blend in a 1kg bag" where the entries sell 250 g
     for kind, (asks, shape) in _KINDS.items():
-        if asks.search(question) and not any(shape.search(t) for t in texts):
+        stating = [t for t in texts if _ABOUT_STOCK.search(t)] if kind == "date" else texts
+        if asks.search(question) and not any(shape.search(t) for t in stating):
             return kind
     return None

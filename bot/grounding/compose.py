@@ -38,17 +38,20 @@ def stock_text(stored: Stored) -> str | None:
     return {True: "in stock", False: "out of stock right now", None: None}[stored.entry.in_stock]
 
 
+def _held(piece: str, terms: list[Term], vocab: Vocabulary) -> float:
+    """How much of the terms' weight ``piece`` holds, rarer words counting more."""
+    keys = entry_keys(piece)
+    return sum(t.weight * max(vocab.idf(k) for k in t.stems) for t in terms if t.stems & keys)
+
+
 def _pick(pieces: list[str], terms: list[Term], vocab: Vocabulary, limit: int) -> list[str]:
     """The pieces that best answer the terms, in their own order, within ``limit``
     characters; at least the best one."""
-    def score(piece: str) -> float:
-        keys = entry_keys(piece)
-        return sum(t.weight * max(vocab.idf(k) for k in t.stems) for t in terms if t.stems & keys)
-
-    ranked = sorted(range(len(pieces)), key=lambda i: (-score(pieces[i]), i))
+    scores = [_held(piece, terms, vocab) for piece in pieces]
+    ranked = sorted(range(len(pieces)), key=lambda i: (-scores[i], i))
     chosen, used = [], 0
     for i in ranked:
-        if chosen and (score(pieces[i]) == 0 or used + len(pieces[i]) > limit):
+        if chosen and (scores[i] == 0 or used + len(pieces[i]) > limit):
             continue
         chosen.append(i)
         used += len(pieces[i]) + 1
@@ -76,10 +79,19 @@ def product_answer(hit: Hit, terms: list[Term], vocab: Vocabulary) -> str:
     facts = [f for f in (price_text(stored), stock_text(stored)) if f]
     head = f"**{e.title}** ({e.key})" + (": " + ", ".join(facts) if facts else "")
     about = [t for t in terms if not (t.price or t.stock) and not (t.stems & entry_keys(e.title))]
-    pieces = sentences(e.body) + [f"{k.capitalize()}: {v}." for k, v in e.attributes.items()]
+    attributes = [f"{k.capitalize()}: {v}." for k, v in e.attributes.items()]
+    body = e.body.strip()
+    if body and len(body) <= WHOLE_ANSWER_CHARS:
+        # A short description is quoted whole, as a short FAQ answer is ("how do I use the
+        # wax bar" is answered by the sentence after the one that says "use"), with the
+        # attributes the question is about.
+        asked = [a for a in attributes if _held(a, about, vocab) > 0]
+        pieces = [body, *_pick(asked, about, vocab, QUOTE_CHARS)] if asked else [body]
+    else:
+        pieces = _pick(sentences(body) + attributes, about, vocab, QUOTE_CHARS)
     lines = [head]
     if pieces:
-        lines.append(quote(" ".join(_pick(pieces, about, vocab, QUOTE_CHARS))))
+        lines.append(quote(" ".join(pieces)))
     if e.url:
         lines.append(f"<{e.url}>")
     return "\n".join(lines)
