@@ -6,15 +6,18 @@ For each message the bot answers:
   2. retrieve the entries (``retrieval``), with the products the member mentioned lately;
   3. a question about sending to or ordering from a place the knowledge base never names
      (nor its country or continent) is declined when the shop names places at all: its
-     entries list where it ships, and this is not among them ("do you ship to Brazil");
+     entries list where it ships, and this is not among them ("do you ship to Brazil"),
+     unless a shipping entry says the list is whole ("we do not ship to any other
+     countries"): that entry is the answer;
   4. if the best entry covers enough of the question (``ANSWER_THRESHOLD``, calibrated on
      ``bench/data/demo_questions.jsonl`` and checked on the held-out shops in
      ``bench/data``), answer from it, and from a second entry when that one answers a part
      the first does not ("how long is shipping and what's the return window"); but a
      question asking for a phone number, a street address, measurements, a weight or a
      restock date is answered only from entries holding one, one about a single order by
-     its number is for the team (``asked``), and "do you sell / offer X" only from
-     entries about X (``not_offered``);
+     its number is for the team (``asked``), "do you sell / offer X" only from entries
+     about X, and "is there X", "do you take X", "who's the X" not at all when the shop
+     never mentions X (``focus``);
   5. else, if the message is a factual question (it asks about something the shop would
      know: a price, an order, a policy, an opening hour, or it shares words with the
      knowledge base), decline: "I don't know", and who on the team can help;
@@ -37,8 +40,9 @@ from dataclasses import dataclass
 from bot.grounding import compose
 from bot.grounding.asked import unanswered_kind
 from bot.grounding.focus import not_offered, unknown_thing
+from bot.grounding.questions import is_question
 from bot.grounding.facts import Source, unsupported
-from bot.grounding.retrieval import DENSE_WEIGHT, Hit, Retriever, Term
+from bot.grounding.retrieval import DENSE_WEIGHT, Hit, Retriever, Term, entry_keys
 from bot.kb import PRODUCT, KnowledgeBase, Stored
 from bot.kb.terms import fold
 from bot.model import ChatModel, ChatRequest
@@ -54,6 +58,8 @@ log = logging.getLogger(__name__)
 # whatever the score, which is why the threshold could come down from 0.9. Either error
 # quotes true entries or offers the team; neither invents a fact.
 ANSWER_THRESHOLD = 0.8
+# A product the question names in full is preferred to a better entry within this much.
+NAMED_MARGIN = 0.2
 # A second entry is added when it answers at least this much of what the first leaves.
 SECOND_ENTRY_GAIN = 0.3
 MAX_ENTRIES = 2
@@ -79,21 +85,8 @@ CJK_FACT_WORDS = ("价格", "多少钱", "几钱", "运费", "包邮", "邮费",
                   "退货", "退款", "换货", "退换", "尺码", "码数", "库存", "有货", "缺货", "营业",
                   "地址", "电话", "邮箱", "联系", "客服", "优惠", "折扣", "打折", "会员", "积分",
                   "发票", "支付", "付款", "保修", "材质", "面料", "门店", "寄")
-_QUESTION_START = re.compile(
-    r"^\s*(?:\W*\s*)?(?:(?:hi|hey|hello|yo|hiya)\b[\s,!.]*)?(?:how|what(?! an? )|whats|when|where|which|"
-    r"who|why|is|are|do|does|did|can|could|will|would|should|any|anyone|wheres|hows|whens)\b",
-    re.IGNORECASE)
-_WH_WORD = re.compile(r"\b(?:how|what(?! an? )|whats|when|whens|where|wheres|which|why)\b",
-                      re.IGNORECASE)  # not "what a great shop"
-# A question asked mid-sentence without a comma: "im 6'4 do ur trousers come long".
-# Not "is the" or "they are the": praise says those ("the refund is the fastest ever").
-_ASKS_INSIDE = re.compile(r"\b(?:do|does|can|could|will|would)\s+(?:u|you|ur|your|ya|they|the|it|these|"
-                          r"those|i|we)\b|\b(?:is|are)\s+(?:u|you|ya|there)\b", re.IGNORECASE)
-_CLAUSE = re.compile(r"[,.;:!&]+|\b(?:and|but|or|so|lol)\b", re.IGNORECASE)
 _OPINION = re.compile(r"\b(?:what do you think|do you (?:like|love|prefer)|your fav(?:ou?rite)?|"
                       r"how are you|who are you|are you a bot|tell me a joke)\b", re.IGNORECASE)
-# A-not-A ("卖不卖", "有没有", "可不可以") asks as 吗 does.
-_CJK_QUESTION = re.compile(r"[吗呢？?啥咋]|多少|怎么|什么|哪|几|是否|([\u4e00-\u9fff])[不没]\1")
 _REQUEST = re.compile(r"\b(?:i (?:want|need|would like|wanna)|i'd like|help me|please|pls|plz)\b|"
                       r"请|想要|我要|帮我", re.IGNORECASE)
 # A message that tells rather than asks: thanks, agreement, what the member is or likes.
@@ -118,15 +111,6 @@ class Outcome:
     text: str = ""
     sources: tuple[str, ...] = ()
     ranked: tuple[str, ...] = ()  # the best three entries found, cited or not (for tuning)
-
-
-def is_question(text: str) -> bool:
-    """A question mark, a question word anywhere ("ordered sunday, when does it ship"), a
-    clause opening like a question ("do u ship to canada", "... , can i swap it") or one
-    asked inside a sentence ("im 6'4 do ur trousers come long")."""
-    return ("?" in text or "？" in text or bool(_WH_WORD.search(text)) or bool(_ASKS_INSIDE.search(text))
-            or any(_QUESTION_START.match(clause) for clause in _CLAUSE.split(text))
-            or bool(_CJK_QUESTION.search(text)))
 
 
 def is_factual(text: str, terms: Sequence[Term], hits: Sequence[Hit]) -> bool:
@@ -180,15 +164,20 @@ class Grounder:
         terms, hits = await self.retriever.retrieve(guild_id, question, also=interests)
         if interests:
             hits = self._prefer(hits, interests)
+        hits = self._named_first(hits, terms)
         ranked = tuple(compose.source_name(h.stored) for h in hits[:3])
         vocab = await self.retriever.vocabulary(guild_id)
         if unlisted_place(question, terms, vocab.destinations):
-            return self._observed(question, Outcome("decline", ranked=ranked))
-        chosen = self.choose(hits, terms)
-        if chosen and (unanswered_kind(question, [source_of(h.stored).text for h in chosen])
-                       or not_offered(question, terms, chosen)
-                       or unknown_thing(question, terms, vocab.df)):
-            chosen = []  # it asks for a phone number, an address, a thing ... the entries lack
+            if vocab.ships_only is None:
+                return self._observed(question, Outcome("decline", ranked=ranked))
+            # "We ship to ... and nowhere else" is the answer: no.
+            chosen = [self.retriever.score(vocab.ships_only, terms, vocab)]
+        else:
+            chosen = self.choose(hits, terms)
+            if chosen and (unanswered_kind(question, [source_of(h.stored).text for h in chosen])
+                           or not_offered(question, terms, chosen)
+                           or unknown_thing(question, terms, vocab.df)):
+                chosen = []  # it asks for a phone number, an address, a thing ... the entries lack
         if chosen:
             text = compose.answer(chosen, terms, vocab)
             if self._trusted:
@@ -231,6 +220,20 @@ class Grounder:
         # entries are how an unanswerable question most often looks answerable.
         pair = covered(best) + DENSE_WEIGHT * max(h.similarity for h in best)
         return best if len(best) == MAX_ENTRIES and pair >= self.threshold + PAIR_MARGIN else []
+
+    @staticmethod
+    def _named_first(hits: list[Hit], terms: Sequence[Term]) -> list[Hit]:
+        """A question naming a product in full ("tidepool candle, what's in it", "how much
+        is harbour lights") is about that product, not an entry that shares its words
+        ("Tidepool Soapworks, a soap and candle workshop", "Harbour Lights: Storm Season
+        Expansion"), when the product scores nearly as well."""
+        asked = {k for t in terms for k in t.stems}
+        if not hits or entry_keys(hits[0].stored.entry.title) <= asked:
+            return hits
+        named = next((h for h in hits if h.stored.entry.kind == PRODUCT
+                      and entry_keys(h.stored.entry.title) <= asked
+                      and h.score >= hits[0].score - NAMED_MARGIN), None)
+        return hits if named is None else [named, *(h for h in hits if h is not named)]
 
     @staticmethod
     def _prefer(hits: list[Hit], interests: list[Stored]) -> list[Hit]:

@@ -2,8 +2,10 @@
 
 An FAQ answer is quoted under its question: whole when it is short, else the sentences
 holding most of the question's weight, in the entry's order. A product answer is its name,
-price and stock state (from the catalog's columns, never paraphrased), the description
-sentences or attributes the question is about, and its link. Both name their source, so a
+price and stock state (from the catalog's columns, never paraphrased), its description
+(whole when short) with the attributes the question is about, or every attribute when
+what it asks is in none of the product's words ("how heavy", "what's in it"), and its
+link. Both name their source, so a
 member (and a moderator reading along) can check it.
 """
 
@@ -58,6 +60,17 @@ def _pick(pieces: list[str], terms: list[Term], vocab: Vocabulary, limit: int) -
     return [pieces[i] for i in sorted(chosen)]
 
 
+def _within(pieces: list[str], limit: int) -> list[str]:
+    """The first pieces that fit in ``limit`` characters together."""
+    out, used = [], 0
+    for piece in pieces:
+        if used + len(piece) > limit:
+            break
+        out.append(piece)
+        used += len(piece) + 1
+    return out
+
+
 def quote(text: str) -> str:
     return "\n".join("> " + line for line in text.splitlines() if line.strip())
 
@@ -81,12 +94,19 @@ def product_answer(hit: Hit, terms: list[Term], vocab: Vocabulary) -> str:
     about = [t for t in terms if not (t.price or t.stock) and not (t.stems & entry_keys(e.title))]
     attributes = [f"{k.capitalize()}: {v}." for k, v in e.attributes.items()]
     body = e.body.strip()
-    if body and len(body) <= WHOLE_ANSWER_CHARS:
+    short = len(body) <= WHOLE_ANSWER_CHARS
+    keys = entry_keys(" ".join([body, *attributes]))
+    if any(not t.stems & keys for t in about) or not (about or any(t.price or t.stock for t in terms)):
+        # What is asked is not in the product's words ("how heavy is it", "what's in it"):
+        # the attributes all, as its page lists them, for one of them is likely the answer.
+        told = [body] if short else _pick(sentences(body), about, vocab, QUOTE_CHARS)
+        pieces = [p for p in told if p] + _within(attributes, QUOTE_CHARS)
+    elif short:
         # A short description is quoted whole, as a short FAQ answer is ("how do I use the
         # wax bar" is answered by the sentence after the one that says "use"), with the
         # attributes the question is about.
         asked = [a for a in attributes if _held(a, about, vocab) > 0]
-        pieces = [body, *_pick(asked, about, vocab, QUOTE_CHARS)] if asked else [body]
+        pieces = [p for p in (body, *_pick(asked, about, vocab, QUOTE_CHARS)) if p]
     else:
         pieces = _pick(sentences(body) + attributes, about, vocab, QUOTE_CHARS)
     lines = [head]

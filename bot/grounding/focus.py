@@ -8,7 +8,9 @@ name that thing in a few set ways, so it can be read off the question:
 
   * "is there (a|any) X", "do you have / take / accept / do X", "can I pay with X",
     "is X available / accepted / an option": X;
-  * "who is the X", "who X-ed ...": X;
+  * "who is the X", "who X-ed / owns / runs ...": X;
+  * "what's the X of ...", "is it safe for / while X", "will it help my X", "how much is
+    X": X;
   * "are you X-ing": X;
   * a choice "X or Y" between two single words.
 
@@ -39,7 +41,12 @@ _ASKS = [re.compile(p, re.IGNORECASE) for p in (
     r"\b(?:is|are)\s+(?P<thing>[\w'-]+(?:\s+[\w'-]+)?)\s+(?:available|accepted|an option|offered|"
     r"supported|a thing)\b",
     r"\bwho(?:'?s|\s+is|\s+are)\s+(?:the\s+)?(?P<thing>[\w'-]+)",
-    r"\bwho\s+(?P<thing>\w+ed)\b",
+    r"\bwho\s+(?:actually\s+|really\s+)?(?P<thing>\w+ed|owns|runs)\b",  # not "who pays"
+    r"\bwhat(?:'?s|\s+is|\s+are)\s+(?:the\s+)?(?P<thing>[\w'-]+)\s+(?:of|in|on|for)\b",
+    rf"\b(?:safe|ok|okay|suitable|fine)\s+(?:to\s+use\s+)?(?:for|with|while|during|around|near|on)\s+"
+    rf"{_A}(?:my|your|ur|a|an)?\s*(?P<thing>[^?.!,;]*)",
+    r"\bhelps?\s+(?:with\s+)?(?:my|your|ur)\s+(?P<thing>[^?.!,;]*)",
+    rf"\bhow\s+much\s+(?:is|are|does|do|for)\s+{_A}(?P<thing>[^?.!,;]*)",
     rf"\bare\s+{_YOU}\s+(?P<thing>\w+ing)\b",
 )]
 _CHOICE = re.compile(r"\b(?P<a>[^\W\d_]{3,})\s+or\s+(?P<b>[^\W\d_]{3,})\b", re.IGNORECASE)

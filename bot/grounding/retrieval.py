@@ -28,7 +28,10 @@ Before scoring, each question word is matched to the shop's own vocabulary:
     "what country" by one naming a place of that kind;
   * a few shopping idioms are one term, held by the word a shop writes or by the idiom's
     own: "send it back" by "return", "get my money back" by "refund", "hasn't come" by
-    "arrived".
+    "arrived", "send a new one" by "replacement"; "delivery time" asks how long;
+  * a word the shop does use is held by its synonyms too ("delivery" by "shipping");
+  * a word said only in a sentence beside the question ("need it b4 my mums bday") weighs
+    ``ASIDE_SHARE`` of its weight (``questions.asides``).
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ from rapidfuzz.distance import OSA
 from wordfreq import zipf_frequency
 
 from bot.grounding import dense, places
-from bot.grounding.wording import IDIOMS, SYNONYM_GROUPS, lemmas, spellings
+from bot.grounding.wording import IDIOMS, SYNONYM_GROUPS, lemmas, spellings, unabbreviated
 from bot.grounding.facts import DURATION
+from bot.grounding.questions import asides
 from bot.kb import PRODUCT, KnowledgeBase, Stored
 from bot.kb.terms import is_cjk, mostly_cjk, query_terms, split, stem
 
@@ -59,6 +63,7 @@ UNKNOWN_WEIGHT = 2.5  # a word neither the shop nor English knows: a name, slang
 UNKNOWN_GRAM = 0.1
 PLACE_CANDIDATES = 10  # entries naming a place asked about, beyond those search found
 PLACE_WEIGHT = 2.0  # at least: "the US" is all small words, and a place is what is asked
+ASIDE_SHARE = 0.3  # of its weight, for a word only a sentence beside the question says
 # An entry answers when coverage + DENSE_WEIGHT * similarity reaches the answerer's
 # threshold (both calibrated together, README: "Grounded answers"). The dense model reads
 # no Chinese or Japanese, so a mostly-CJK question gets LEXICAL_SIMILARITY for every
@@ -70,11 +75,21 @@ DENSE_CANDIDATES = 5
 PRICE_WORDS = frozenset("price prices priced pricing cost costs much expensive cheap pricey "
                         "affordable".split())
 DURATION_WORDS = frozenset("long quickly fast soon 多久 几天".split())
+# "Delivery time" asks how long, not what time of day.
+_SPAN_TIME = re.compile(r"\b(?P<what>deliver(?:y|ies)|shipping|transit|turnaround|processing|"
+                        r"dispatch|lead|waiting|wait)\s+times?\b", re.IGNORECASE)
 CLOCK_WORDS = frozenset("hours open opens opening close closes closing cutoff time 几点 营业".split())
 _CLOCK = re.compile(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b\d{1,2}:\d{2}\b|"
                     r"\b(?:noon|midday|midnight)\b|\d{1,2}\s?点", re.IGNORECASE)
 SHIPPING_WORDS = frozenset("ship ships shipping shipped deliver delivers delivery post postage "
                            "international internationally countries".split())
+# "We ship only to ...", "we do not ship to any other countries", "仅发往...": a list of
+# destinations that is the whole list.
+_ONLY_THERE = re.compile(
+    r"\b(?:only|exclusively)\s+(?:ship|deliver|send)|\b(?:ship|deliver|send)\w*\s+(?:to\s+)?only\b|"
+    r"\b(?:do not|don't|does not|doesn't|cannot|can't|can not|are unable to|unable to)\s+"
+    r"(?:currently\s+)?(?:ship|deliver|send)\w*\s+(?:to\s+)?(?:any\s+)?(?:other|outside|elsewhere|anywhere else)|"
+    r"(?:只|仅)(?:发往|寄往|配送|发货到|限)", re.IGNORECASE)
 # "which city", "what country": held by an entry naming a place of that kind.
 PLACE_KINDS = {"city": "city", "town": "city", "country": "country", "countries": "country"}
 STOCK_WORDS = frozenset("stock stocked instock available availability unavailable sold "
@@ -119,6 +134,7 @@ class Vocabulary:
     # Where the shop ships: the places named by entries about shipping (not a product's
     # origin or the studio's city).
     destinations: frozenset[str] = frozenset()
+    ships_only: Stored | None = None  # the shipping entry that says it ships nowhere else
 
     def idf(self, key: str) -> float:
         return math.log(1 + (self.entries + 1) / (self.df.get(key, 0) + 0.5))
@@ -192,6 +208,8 @@ class Retriever:
                 vocab.places[stored.id] = named
                 if SHIPPING_WORDS & set(split(f"{title} {rest}")[0]):
                     vocab.destinations |= named
+                    if _ONLY_THERE.search(f"{title} {rest}"):
+                        vocab.ships_only = stored
             words, grams = split(f"{title} {rest}")
             for word in set(words):
                 vocab.words[word] = vocab.words.get(word, 0) + 1
@@ -204,6 +222,7 @@ class Retriever:
     def terms(self, question: str, vocab: Vocabulary) -> list[Term]:
         """The question's content terms, matched to the shop's vocabulary."""
         out = []
+        question = _SPAN_TIME.sub(lambda m: f"{m['what']} long", unabbreviated(question))
         for pattern, word, own in IDIOMS:
             if pattern.search(question):
                 out.append(Term(word, frozenset({stem(w) for w in {word, *own}}), _weight(word, vocab)))
@@ -225,7 +244,8 @@ class Retriever:
                                 duration=word in DURATION_WORDS, clock=word in CLOCK_WORDS))
                 continue
             if is_cjk(word) or stem(word) in vocab.df:
-                out.append(Term(word, frozenset({stem(word)} if not is_cjk(word) else {word}),
+                same = {stem(w) for w in SYNONYM_GROUPS.get(word, ()) if stem(w) in vocab.df}
+                out.append(Term(word, frozenset({stem(word)} | same if not is_cjk(word) else {word}),
                                 _weight(word, vocab), price, stock))
                 continue
             variant = next((v for v in spellings(word) if stem(v) in vocab.df), None)
@@ -247,7 +267,9 @@ class Retriever:
             basis = fixed or word
             out.append(Term(word, frozenset({stem(basis)}), _weight(basis, vocab),
                             price or basis in PRICE_WORDS, stock or basis in STOCK_WORDS))
-        return out
+        told = asides(question)  # a place told beside the question still says where
+        return [dataclasses.replace(t, weight=t.weight * ASIDE_SHARE) if t.text in told and not t.place
+                else t for t in out]
 
     @staticmethod
     def _correct(word: str, vocab: Vocabulary) -> str | None:

@@ -18,6 +18,8 @@ IDIOMS = tuple((re.compile(pattern, re.IGNORECASE), word, frozenset(own)) for pa
     (r"\bsend(?:ing)? (?:it |them |this |that |these |those |stuff |things )?back\b", "return", ("send",)),
     (r"\b(?:get|have|want) (?:my |our |the )?money back\b", "refund", ("money",)),
     (r"\bback in stock\b", "restock", ("stock",)),
+    (r"\bsend (?:me |us )?(?:a )?(?:new|another) (?:one|pair)\b", "replacement", ("replace",)),
+    (r"\b(?:goes|go|gone|went|sent|send) out\b", "ship", ("dispatch",)),
     (r"\b(?:has ?n[o']?t|have ?n[o']?t|never|not|still not) (?:come|came|arrived|turned up|shown up)\b",
      "arrived", ()),
 ))
@@ -29,15 +31,30 @@ SYNONYMS = [
     {"refund", "reimburse"}, {"exchange", "swap"}, {"tee", "tshirt"}, {"hoodie", "hoody", "sweatshirt"},
     {"email", "mail"}, {"shop", "store"}, {"purchase", "order", "buy"},
     {"cancel", "cancellation"}, {"clothes", "clothing", "garments"},
-    {"wash", "launder", "clean"}, {"size", "sizing", "fit"}, {"coupon", "voucher", "code"},
+    {"wash", "launder", "clean"}, {"size", "sizing", "fit", "dimensions", "measurements"},
+    {"weight", "weigh", "weighs", "heavy"}, {"scent", "smell", "fragrance", "aroma"}, {"coupon", "voucher", "code"},
     {"sneakers", "trainers"}, {"parcel", "package", "shipment"},
     {"international", "intl", "abroad", "overseas"},
     {"centre", "center"}, {"favourite", "favorite"}, {"grey", "gray"}, {"jacket", "coat"},
     {"fabric", "material", "textile"}, {"person", "human", "staff", "agent"},
-    {"contact", "talk", "speak", "reach"}, {"cart", "basket"},
+    {"contact", "talk", "speak", "reach"}, {"reply", "respond", "answer"}, {"cart", "basket"},
     {"pyjamas", "pajamas", "pjs", "sleepwear", "nightwear"},
 ]
 SYNONYM_GROUPS = {word: group for group in map(frozenset, SYNONYMS) for word in group}
+# Chat shorthand, read as the word it stands for before anything else: "ppl" is no rare
+# word the shop lacks, it is "people".
+SHORTHAND = {"ppl": "people", "tmrw": "tomorrow", "tmr": "tomorrow", "tmrow": "tomorrow",
+             "bday": "birthday", "pic": "photo", "pics": "photos", "msg": "message",
+             "convo": "conversation", "prob": "probably", "def": "definitely", "xmas": "christmas",
+             "wk": "week", "wks": "weeks", "hrs": "hours", "hr": "hour",
+             "mins": "minutes", "min": "minute", "yr": "year", "yrs": "years", "mo": "month",
+             "mos": "months", "gf": "girlfriend", "bf": "boyfriend", "mum": "mother", "mom": "mother"}
+_SHORTHAND = re.compile(r"\b(?:" + "|".join(SHORTHAND) + r")\b", re.IGNORECASE)
+
+
+def unabbreviated(text: str) -> str:
+    """``text`` with its chat shorthand written out."""
+    return _SHORTHAND.sub(lambda m: SHORTHAND[m.group().lower()], text)
 
 
 _SPELLINGS = (("our", "or"), ("or", "our"), ("re", "er"), ("er", "re"), ("ise", "ize"),

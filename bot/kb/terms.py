@@ -41,7 +41,7 @@ really actually quick question anyone know tell wondering wonder know want need 
 rly w bc cuz abt dont don doesnt cant isnt wont didnt aint hasnt havent gotta lemme r q
 ugh nah yeah yep hmm stuff thing things kinda sorta like literally basically one ones all
 here anywhere something somewhere anything roughly exactly possible morning evening s id
-yet still now already
+yet still now already actual honestly seriously totally omg wtf lmao haha smth
 """.split())  # "ll", "re", "ve", "t": what is left of "you'll", "don't" and the like
 
 # Chinese grammar and question frames, as bigrams and single characters (how questions

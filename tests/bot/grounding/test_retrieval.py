@@ -1,7 +1,7 @@
 """How a question's words meet the shop's: dictionary forms and time-of-day questions."""
 
 from bot.grounding.retrieval import Retriever, has_clock
-from bot.grounding.wording import lemmas
+from bot.grounding.wording import lemmas, unabbreviated
 from tests.bot.grounding.conftest import GUILD
 
 
@@ -29,3 +29,26 @@ async def test_shopping_idioms_and_place_kinds_meet_the_shops_words(grounder):
     for question, source in cases.items():
         outcome = await grounder.respond(GUILD, question)
         assert outcome.kind == "answer" and outcome.sources[0] == source, question
+
+
+async def test_a_known_word_also_meets_its_synonyms(shop):
+    # The shop writes "answers" (a member "reply"), and both "shipping" and "delivery".
+    retriever = Retriever(shop)
+    terms, hits = await retriever.retrieve(GUILD, "what hours does support reply")
+    assert hits[0].stored.entry.title == "How do I contact a person?" and hits[0].coverage == 1.0
+    terms, _ = await retriever.retrieve(GUILD, "how much is delivery")
+    assert {"deliveri", "ship"} <= next(t.stems for t in terms if t.text == "delivery")
+
+
+async def test_a_delivery_time_is_a_duration_and_send_a_new_one_a_replacement(shop):
+    retriever = Retriever(shop)
+    terms, _ = await retriever.retrieve(GUILD, "whats the delivery time to canada")
+    assert any(t.duration for t in terms)
+    terms, _ = await retriever.retrieve(GUILD, "parcel lost, will u send a new one?")
+    assert "replacement" in {t.text for t in terms}
+
+
+def test_chat_shorthand_is_read_as_the_word_it_stands_for():
+    assert unabbreviated("we're 8 ppl, need it tmrw for my gf's bday") == \
+        "we're 8 people, need it tomorrow for my girlfriend's birthday"
+    assert unabbreviated("happy to help") == "happy to help"  # no word inside a word
