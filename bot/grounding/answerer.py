@@ -16,8 +16,9 @@ For each message the bot answers:
      question asking for a phone number, a street address, measurements, a weight or a
      restock date is answered only from entries holding one, one about a single order by
      its number is for the team (``asked``), "do you sell / offer X" only from entries
-     about X, and "is there X", "do you take X", "who's the X" not at all when the shop
-     never mentions X (``focus``);
+     about X, "is there X", "do you take X", "who's the X" not at all when the shop
+     never mentions X, and "what age is <product> for" not from a product that lacks
+     the attribute others list (``focus``);
   5. else, if the message is a factual question (it asks about something the shop would
      know: a price, an order, a policy, an opening hour, or it shares words with the
      knowledge base), decline: "I don't know", and who on the team can help;
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 
 from bot.grounding import compose
 from bot.grounding.asked import unanswered_kind
-from bot.grounding.focus import not_offered, unknown_thing
+from bot.grounding.focus import missing_attribute, not_offered, unknown_thing
 from bot.grounding.questions import is_question
 from bot.grounding.facts import Source, unsupported
 from bot.grounding.retrieval import DENSE_WEIGHT, Hit, Retriever, Term, entry_keys
@@ -176,7 +177,8 @@ class Grounder:
             chosen = self.choose(hits, terms)
             if chosen and (unanswered_kind(question, [source_of(h.stored).text for h in chosen])
                            or not_offered(question, terms, chosen)
-                           or unknown_thing(question, terms, vocab.df)):
+                           or unknown_thing(question, terms, vocab.df)
+                           or missing_attribute(question, terms, chosen, vocab.attribute_keys)):
                 chosen = []  # it asks for a phone number, an address, a thing ... the entries lack
         if chosen:
             text = compose.answer(chosen, terms, vocab)

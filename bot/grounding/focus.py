@@ -7,7 +7,8 @@ checkout" and the shipping costs, "who's the founder of Juniper & Pine" and the 
 name that thing in a few set ways, so it can be read off the question:
 
   * "is there (a|any) X", "do you have / take / accept / do X", "can I pay with X",
-    "is X available / accepted / an option": X;
+    "is X available / accepted / an option", "available in / as X", "does it come with
+    X": X;
   * "who is the X", "who X-ed / owns / runs ...": X;
   * "what's the X of ...", "is it safe for / while X", "will it help my X", "how much is
     X": X;
@@ -21,7 +22,8 @@ shipping threshold" shares "shipping"), so a member's own wording for a thing th
 does mention is not refused.
 
 "Do you sell / carry / offer / make X" is stricter (``not_offered``): the chosen entries
-must be *about* X, not only mention it.
+must be *about* X, not only mention it. And "what X" asked of a product is not answered
+by it when X is an attribute other products list and it lacks (``missing_attribute``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import re
 from collections.abc import Container, Sequence
 
 from bot.grounding.retrieval import UNKNOWN_GRAM, Hit, Term, entry_keys
+from bot.kb import PRODUCT
 from bot.kb.terms import is_cjk, query_terms
 
 _A = r"(?:(?:a|an|any|some|the)\s+)?"
@@ -47,8 +50,11 @@ _ASKS = [re.compile(p, re.IGNORECASE) for p in (
     rf"{_A}(?:my|your|ur|a|an)?\s*(?P<thing>[^?.!,;]*)",
     r"\bhelps?\s+(?:with\s+)?(?:my|your|ur)\s+(?P<thing>[^?.!,;]*)",
     rf"\bhow\s+much\s+(?:is|are|does|do|for)\s+{_A}(?P<thing>[^?.!,;]*)",
+    rf"\b(?:come|comes|ship|ships)\s+with\s+{_A}(?P<thing>[^?.!,;]*)",
+    rf"\bavailable\s+(?:in|as)\s+{_A}(?P<thing>[^?.!,;]*)",
     rf"\bare\s+{_YOU}\s+(?P<thing>\w+ing)\b",
 )]
+_WHAT = re.compile(r"\b(?:what|which|how many)\s+([^\W\d_]+)", re.IGNORECASE)
 _CHOICE = re.compile(r"\b(?P<a>[^\W\d_]{3,})\s+or\s+(?P<b>[^\W\d_]{3,})\b", re.IGNORECASE)
 _THING_END = re.compile(r"\b(?:if|for|like|that|which|to|in|on|at|or|and|with|when|so|because|i|my|"
                         r"near|from|of|after|before|during|this|these|where|yet)\b", re.IGNORECASE)
@@ -90,6 +96,18 @@ def unknown_thing(question: str, terms: Sequence[Term], known: Container[str]) -
         if a and b and unknown(a) and unknown(b):
             return True
     return False
+
+
+def missing_attribute(question: str, terms: Sequence[Term], chosen: Sequence[Hit],
+                      keys: Container[str]) -> bool:
+    """Does the question ask the product it is about (the best entry) "what X" or "how
+    many X" of an attribute X the catalog gives others ("what age is the puzzle box for",
+    where games list an age) that it lacks and its text never mentions? A second entry
+    holding X is another product's. (``keys``: the stems of the attribute names.)"""
+    if not chosen or chosen[0].stored.entry.kind != PRODUCT:
+        return False
+    asked = {w.lower() for w in _WHAT.findall(question)}
+    return any(t.text in asked and t.stems & keys and t.text not in chosen[0].matched for t in terms)
 
 
 def _known(term: Term, known: Container[str]) -> bool:

@@ -135,6 +135,7 @@ class Vocabulary:
     # origin or the studio's city).
     destinations: frozenset[str] = frozenset()
     ships_only: Stored | None = None  # the shipping entry that says it ships nowhere else
+    attribute_keys: frozenset[str] = frozenset()  # stems of the catalog's attribute names
 
     def idf(self, key: str) -> float:
         return math.log(1 + (self.entries + 1) / (self.df.get(key, 0) + 0.5))
@@ -210,6 +211,7 @@ class Retriever:
                     vocab.destinations |= named
                     if _ONLY_THERE.search(f"{title} {rest}"):
                         vocab.ships_only = stored
+            vocab.attribute_keys |= {stem(w) for key in stored.entry.attributes for w in split(key)[0]}
             words, grams = split(f"{title} {rest}")
             for word in set(words):
                 vocab.words[word] = vocab.words.get(word, 0) + 1

@@ -2,38 +2,8 @@
 else" as the answer to a place the shop does not list."""
 
 import pytest
-import pytest_asyncio
 
-from bot.grounding import Grounder
-from bot.kb import KnowledgeBase
-from bot.kb.files import parse_document
 from tests.bot.grounding.conftest import GUILD
-
-CATALOG = b"""sku,name,category,price,currency,in_stock,attributes,description,url
-TS-1,Tidepool Candle,candles,24.00,USD,true,"scent: sea salt, sage and driftwood; weight: 200 g; burn time: 40 hours",A fresh coastal candle poured by hand in an amber glass jar.,https://tide.example/candle
-TS-2,Cedar Soap Dish,accessories,7.00,USD,true,"material: white cedar; size: 12 x 8 cm",A slatted dish that lets bars dry between uses.,https://tide.example/dish
-"""
-FAQ = b"""# Tidepool Soapworks
-
-A two-person soap and candle workshop on the coast.
-
-## Which countries do you ship to?
-
-We ship to the United States, Canada and the United Kingdom. We do not ship to any other countries at this time.
-
-## How long does shipping take?
-
-Orders within the United States arrive in 3 to 5 business days.
-"""
-
-
-@pytest_asyncio.fixture
-async def tidepool(db):
-    kb = KnowledgeBase(db)
-    await kb.import_document(GUILD, parse_document("catalog.csv", CATALOG))
-    await kb.import_document(GUILD, parse_document("faq.md", FAQ))
-    return Grounder(kb)
-
 
 @pytest.mark.parametrize(("question", "shown"), [
     ("how heavy is the tidepool candle", "200 g"),            # heavy: the shop writes weight

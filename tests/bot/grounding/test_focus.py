@@ -65,3 +65,14 @@ async def test_a_chinese_do_you_sell_is_answered_only_by_an_entry_about_it(db):
     assert (await grounder.respond(GUILD, "有卖退货运费险吗？")).kind == "decline"
     assert (await grounder.respond(GUILD, "卖不卖运费险")).kind == "decline"
     assert (await grounder.respond(GUILD, "运费怎么算？")).kind == "answer"
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("what scent is the cedar soap dish?", "decline"),      # candles list a scent; the dish none
+    ("what material is the cedar soap dish?", "answer"),
+    ("does the tidepool candle come with a lid?", "decline"),
+    ("is the tidepool candle available in lavender?", "decline"),
+    ("what does the tidepool candle smell like?", "answer"),
+])
+async def test_a_product_is_not_answered_for_what_it_never_says(tidepool, question, kind):
+    assert (await tidepool.respond(GUILD, question)).kind == kind
