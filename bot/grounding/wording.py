@@ -45,10 +45,9 @@ SYNONYM_GROUPS = {word: group for group in map(frozenset, SYNONYMS) for word in 
 # word the shop lacks, it is "people".
 SHORTHAND = {"ppl": "people", "tmrw": "tomorrow", "tmr": "tomorrow", "tmrow": "tomorrow",
              "bday": "birthday", "pic": "photo", "pics": "photos", "msg": "message",
-             "convo": "conversation", "prob": "probably", "def": "definitely", "xmas": "christmas",
-             "wk": "week", "wks": "weeks", "hrs": "hours", "hr": "hour",
-             "mins": "minutes", "min": "minute", "yr": "year", "yrs": "years", "mo": "month",
-             "mos": "months", "gf": "girlfriend", "bf": "boyfriend", "mum": "mother", "mom": "mother"}
+             "convo": "conversation", "xmas": "christmas", "wk": "week", "wks": "weeks",
+             "hrs": "hours", "hr": "hour", "mins": "minutes", "yr": "year", "yrs": "years",
+             "gf": "girlfriend", "bf": "boyfriend"}  # not "min" (minimum?) or "prob" (problem?)
 _SHORTHAND = re.compile(r"\b(?:" + "|".join(SHORTHAND) + r")\b", re.IGNORECASE)
 
 
