@@ -14,8 +14,10 @@ import re
 
 from bot.kb.terms import query_terms
 
+# One ``\W*`` for what leads (spaces, emoji, punctuation): two nested ones backtracked
+# for seconds on a message of a few hundred spaces.
 _QUESTION_START = re.compile(
-    r"^\s*(?:\W*\s*)?(?:(?:hi|hey|hello|yo|hiya)\b[\s,!.]*)?(?:how|what(?! an? )|whats|when|where|which|"
+    r"^\W*(?:(?:hi|hey|hello|yo|hiya)\b[\s,!.]*)?(?:how|what(?! an? )|whats|when|where|which|"
     r"who|why|is|are|do|does|did|can|could|will|would|should|any|anyone|wheres|hows|whens)\b",
     re.IGNORECASE)
 _WH_WORD = re.compile(r"\b(?:how|what(?! an? )|whats|when|whens|where|wheres|which|why)\b",

@@ -40,3 +40,10 @@ async def test_an_aside_weighs_less_and_the_question_is_answered(grounder):
     outcome = await grounder.respond(GUILD, question)
     assert outcome.kind == "answer" and "How long does shipping take?" in outcome.sources
     assert "7 to 14 working days" in outcome.text  # "delivery time" asks how long
+
+
+@pytest.mark.parametrize("lead", [" ", "\t", "\u3000", "- "])
+def test_a_message_of_blank_space_is_read_in_linear_time(lead):
+    # A whole Discord message of leading space: nested quantifiers over it once took 20 s
+    # for 800 spaces (and minutes for 2,000), on the event loop.
+    assert not is_question((lead * 2000)[:1994] + "thanks")
